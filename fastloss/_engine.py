@@ -1,0 +1,283 @@
+"""The front door: coerce and check the caller's arrays, pick a kernel, turn its totals into the answer.
+
+Everything a kernel needs is made C-contiguous and native-endian here, without ever writing to the caller's
+arrays (a copy is made only when the layout or dtype requires one). Shape rules live here; value rules
+(labels, probability ranges) are checked by the kernel on the values it reads anyway, and its error codes are
+turned into messages below. Divisors live in _reductions, not here.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Mapping
+
+import numpy as np
+
+from . import _kernels
+from ._reductions import Totals, canonical_reduction, check_zero_division
+from ._arrays import _float_dtype, _to_numpy
+from .class_weight import class_weight_table
+
+# Inputs with fewer elements run on one thread: waking a sleeping OpenMP pool costs far more than a small
+# loss (PERFORMANCE.md: ~7.8 ms for the first region after an idle pause with libgomp's default policy).
+PARALLEL_MIN_ELEMENTS = 1 << 18
+# Elements per reduction block. Blocks, not threads, fix the summation order, so results do not depend on
+# the thread count; tests shrink this to run many blocks on small arrays.
+BLOCK_ELEMENTS = 1 << 14
+
+_forked_child = False
+
+
+def _mark_forked_child():
+    # libgomp's thread pool does not survive fork(); a child that entered a parallel region could hang.
+    global _forked_child
+    _forked_child = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_mark_forked_child)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Threads
+# ----------------------------------------------------------------------------------------------------------
+
+def resolve_threads(n_threads) -> int:
+    """None: the OpenMP default now (OMP_NUM_THREADS, threadpoolctl); -1: all cores; k > 0: k; -k: cores + 1 - k."""
+    if n_threads is None:
+        threads = _kernels.max_threads()
+    else:
+        if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
+            raise TypeError(f"n_threads: expected None or an integer, got {n_threads!r}")
+        n_threads = int(n_threads)
+        if n_threads == 0:
+            raise ValueError(
+                "n_threads: 0 is not a thread count; use None (OpenMP default), -1 (all cores) or a positive number"
+            )
+        if n_threads > 0:
+            threads = n_threads
+        else:
+            cores = _kernels.num_procs() if _kernels.openmp_enabled() else (os.cpu_count() or 1)
+            threads = cores + 1 + n_threads
+    if _forked_child or not _kernels.openmp_enabled():
+        return 1
+    return max(1, threads)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Coercion
+# ----------------------------------------------------------------------------------------------------------
+
+def _as_labels(y_true, rows_shape, name="y_true") -> np.ndarray:
+    labels = _to_numpy(y_true, name)
+    if labels.shape != rows_shape and labels.shape == rows_shape + (1,):
+        labels = labels[..., 0]
+    if labels.shape != rows_shape:
+        raise ValueError(
+            f"{name}: labels of shape {labels.shape} do not match the rows of y_pred: expected {rows_shape} "
+            f"or {rows_shape + (1,)} (y_pred's shape without its class axis)"
+        )
+    kind, size = labels.dtype.kind, labels.dtype.itemsize
+    if kind == "f":
+        dtype = np.float32 if size <= 4 else np.float64
+    elif labels.dtype == np.int32:
+        dtype = np.int32
+    else:
+        if kind == "u" and size == 8 and labels.size and labels.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"{name}: label {labels.max()} is out of range")
+        dtype = np.int64
+    return np.ascontiguousarray(labels.reshape(-1), dtype=dtype)
+
+
+def _match_dense_target(y_true: np.ndarray, y_pred: np.ndarray, name="y_true") -> np.ndarray:
+    """Keras's one shape fix: ranks differing by exactly 1 where the longer array's last axis is 1."""
+    if y_true.shape == y_pred.shape:
+        return y_true
+    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1 and y_true.shape[:-1] == y_pred.shape:
+        return y_true[..., 0]
+    if y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1 and y_pred.shape[:-1] == y_true.shape:
+        return y_true[..., None]
+    raise ValueError(f"{name}: shape {y_true.shape} does not match y_pred shape {y_pred.shape}")
+
+
+def _prefix_broadcast(x: np.ndarray, rows_shape, name: str):
+    """(flat array, rows per entry) for an array whose shape leads the row shape; never expanded to row size."""
+    shape = x.shape
+    while shape and shape != rows_shape[: len(shape)] and shape[-1] == 1:
+        shape = shape[:-1]  # (N, 1) on rows (N, T) is per-sample, as Keras users write it
+    if len(shape) > len(rows_shape) or shape != rows_shape[: len(shape)]:
+        prefixes = ", ".join(str(rows_shape[:i]) for i in range(len(rows_shape) + 1))
+        raise ValueError(
+            f"{name}: shape {x.shape} does not lead the row shape {rows_shape} "
+            f"(y_pred's shape without its last axis); allowed shapes are {prefixes}"
+        )
+    inner = math.prod(rows_shape[len(shape):])
+    return x.reshape(shape).reshape(-1), inner
+
+
+def _sample_weight(sample_weight, rows_shape, n_rows):
+    """(weights or None, rows per entry, E, E0)."""
+    if sample_weight is None:
+        return None, 1, n_rows, n_rows
+    sw = _to_numpy(sample_weight, "sample_weight")
+    flat, inner = _prefix_broadcast(sw, rows_shape, "sample_weight")
+    flat = np.ascontiguousarray(flat, dtype=np.float64)
+    return flat, inner, flat.size, int(np.count_nonzero(flat))
+
+
+def _mask(mask, rows_shape):
+    if mask is None:
+        return None, 1
+    m = _to_numpy(mask, "mask")
+    flat, inner = _prefix_broadcast(m, rows_shape, "mask")
+    if flat.dtype == np.bool_:
+        flat = np.ascontiguousarray(flat).view(np.uint8)
+    else:
+        flat = (flat != 0).view(np.uint8)
+    return flat, inner
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Evaluation
+# ----------------------------------------------------------------------------------------------------------
+
+def _clip_bounds(dtype):
+    # Keras clips in the working dtype: in float32, 1 - 1e-7 rounds to 1 - 2**-23, which is why a saturated
+    # float32 prediction costs 15.94 and not 16.12.
+    eps = 1e-7
+    return float(dtype(eps)), float(dtype(1.0) - dtype(eps))
+
+
+def evaluate(
+    kernel_name: str,
+    y_true,
+    y_pred,
+    *,
+    sparse: bool,
+    elementwise: bool,
+    probabilities: bool,
+    smoothing: float = 0.0,
+    smoothing_classes: int | None = None,
+    ignore_class=None,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+    n_threads=None,
+):
+    reduction = canonical_reduction(reduction)
+    zero_division = check_zero_division(zero_division)
+    threads = resolve_threads(n_threads)
+
+    y_pred_arr = _to_numpy(y_pred, "y_pred")
+    if y_pred_arr.ndim == 0:
+        raise ValueError("y_pred: expected an array with at least one axis, got a scalar")
+    dtype = _float_dtype(y_pred_arr)
+    if elementwise and y_pred_arr.ndim == 1:
+        y_pred_arr = y_pred_arr[:, None]
+    rows_shape = y_pred_arr.shape[:-1]
+    K = y_pred_arr.shape[-1]
+    if K == 0:
+        raise ValueError(f"y_pred: the last (class) axis has size 0 (shape {y_pred_arr.shape})")
+    n_rows = math.prod(rows_shape)
+    yp = np.ascontiguousarray(y_pred_arr, dtype=dtype).reshape(n_rows, K)
+
+    if sparse:
+        yt = _as_labels(y_true, rows_shape)
+        if ignore_class is not None and (
+            isinstance(ignore_class, bool) or not isinstance(ignore_class, numbers.Integral)
+        ):
+            raise TypeError(f"ignore_class: expected None or an integer class, got {ignore_class!r}")
+    else:
+        yt = _match_dense_target(_to_numpy(y_true, "y_true"), y_pred_arr)
+        yt = np.ascontiguousarray(yt, dtype=dtype).reshape(n_rows, K)
+
+    sw, sw_inner, weight_entries, nonzero_entries = _sample_weight(sample_weight, rows_shape, n_rows)
+    mask_arr, mask_inner = _mask(mask, rows_shape)
+    cw = class_weight_table(class_weight)
+    if cw is not None:
+        weight_entries = n_rows  # the effective weight array is per row
+
+    out = np.empty(n_rows if reduction == "none" else 0, dtype=dtype)
+    block_rows = max(1, BLOCK_ELEMENTS // K)
+    if n_rows * K < PARALLEL_MIN_ELEMENTS:
+        threads = 1
+    lo, hi = _clip_bounds(dtype)
+    kernel = getattr(_kernels, kernel_name)
+    if sparse:
+        ignore = None if ignore_class is None else int(ignore_class)
+        result = kernel(yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, ignore, lo, hi, block_rows, threads)
+    else:
+        offset = smoothing / (smoothing_classes or K)
+        result = kernel(yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, lo, hi, smoothing, offset,
+                        block_rows, threads)
+    S, W, V, Z, cw_nonzero, error, error_row = result
+    if error:
+        _raise_kernel_error(error, error_row, yt, yp, rows_shape, sparse, class_weight, cw, mask_arr,
+                            mask_inner, ignore_class)
+    if cw is not None:
+        nonzero_entries = cw_nonzero
+    totals = Totals(S, W, V, Z, n_rows, weight_entries, nonzero_entries)
+    if reduction == "none":
+        return out.reshape(rows_shape)
+    if reduction == "totals":
+        return totals
+    return totals.result(reduction, zero_division)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Kernel error codes -> messages (slow path: only runs when something is wrong)
+# ----------------------------------------------------------------------------------------------------------
+
+def _row_index(row, rows_shape):
+    return tuple(int(i) for i in np.unravel_index(row, rows_shape)) if rows_shape else ()
+
+
+def _dense_labels(yt: np.ndarray) -> np.ndarray:
+    """The class of each dense target row, as the kernel reads it (float, so NaN and negatives survive)."""
+    if yt.shape[1] == 1:
+        return np.round(yt[:, 0].astype(np.float64))
+    return np.argmax(yt, axis=1).astype(np.float64)
+
+
+def _raise_kernel_error(code, row, yt, yp, rows_shape, sparse, class_weight, cw, mask_arr, mask_inner, ignore_class):
+    where = _row_index(row, rows_shape)
+    K = yp.shape[1]
+    if code == _kernels.ERR_PROBABILITY:
+        values = yp[row]
+        bad = values[(values < 0) | (values > 1)]
+        raise ValueError(
+            f"y_pred: probabilities must lie in [0, 1], but row {where} holds {bad[:3].tolist()}; "
+            "pass from_logits=True if y_pred holds logits"
+        )
+    if code == _kernels.ERR_LABEL_NOT_INTEGRAL:
+        raise ValueError(f"y_true: label {yt[row].item()!r} at row {where} is not an integer class")
+    if code == _kernels.ERR_LABEL_RANGE:
+        raise ValueError(
+            f"y_true: label {yt[row].item()!r} at row {where} is out of range for y_pred with {K} classes "
+            f"(valid labels are 0..{K - 1})"
+        )
+    label = float(yt[row]) if sparse else float(_dense_labels(yt[row: row + 1])[0])
+    if not sparse and not (label >= 0):
+        raise ValueError(f"y_true: value {label!r} at row {where} is not a valid class for class_weight")
+    if isinstance(class_weight, Mapping):
+        present = yt if sparse else _dense_labels(yt)
+        included = np.ones(present.shape[0], dtype=bool)
+        if mask_arr is not None:
+            included &= np.repeat(mask_arr.astype(bool), mask_inner)[: present.shape[0]]
+        if sparse and ignore_class is not None:
+            included &= present != ignore_class
+        present = np.unique(present[included])
+        present = present[(present >= 0) & np.isfinite(present)].astype(np.int64)
+        known = {int(k) for k in class_weight}
+        missing = sorted(int(c) for c in present if int(c) not in known)
+        raise ValueError(
+            f"class_weight: classes {missing} occur in y_true but are missing from the class_weight dict "
+            f"(its keys are {sorted(known)})"
+        )
+    raise ValueError(
+        f"class_weight: label {int(label)} at row {where} has no entry in a class_weight array of length {cw.size}"
+    )

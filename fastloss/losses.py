@@ -1,0 +1,109 @@
+"""The public losses. Keras 3 names, argument order and per-row values; every weighting convention by name.
+
+Each function returns, depending on ``reduction``: a Python float, the per-row weighted losses
+(``"none"``: an array of y_pred's shape without its last axis, excluded rows 0), or ``fastloss.Totals``
+(``"totals"``). See ``fastloss.REDUCTIONS`` and README for the conventions.
+
+Common keyword arguments:
+    sample_weight: None, a scalar, or an array whose shape leads the row shape ((N,) weights every timestep /
+        pixel of sample i; (N, T) per timestep). Never expanded to row size.
+    class_weight: dict {class: weight} or 1-D array indexed by class; multiplied with sample_weight.
+    mask: bool-like, same shape rule as sample_weight; False excludes a row (it is skipped, not multiplied).
+    reduction: "sum_over_batch_size" (Keras 3 default) or any name in fastloss.REDUCTIONS.
+    zero_division: value when the reduction's denominator is 0: 0.0 (default, Keras 3), "nan", or "raise".
+    n_threads: None (OpenMP default now), -1 (all cores), or a positive count. Results do not depend on it.
+"""
+
+from __future__ import annotations
+
+from ._engine import evaluate
+from ._reductions import DEFAULT_ZERO_DIVISION
+
+__all__ = [
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "LOSSES",
+]
+
+
+def _label_smoothing(value) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"label_smoothing: expected a number in [0, 1], got {value!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"label_smoothing: expected a number in [0, 1], got {value!r}")
+    return value
+
+
+def binary_crossentropy(y_true, y_pred, *, from_logits=False, label_smoothing=0.0, sample_weight=None,
+                        class_weight=None, mask=None, reduction="sum_over_batch_size",
+                        zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
+    """Keras's binary crossentropy, mean over the last axis.
+
+    Probabilities are clipped to [1e-7, 1 - 1e-7] in the input dtype (values outside [0, 1] raise ValueError);
+    logits go through the stable ``max(z, 0) - z·y + log1p(exp(-|z|))``. Labels are smoothed towards 1/2.
+    A 1-D ``y_pred`` holds one prediction per sample.
+    """
+    return evaluate("bce_logits" if from_logits else "bce_probabilities", y_true, y_pred, sparse=False,
+                    elementwise=True, probabilities=not from_logits,
+                    smoothing=_label_smoothing(label_smoothing), smoothing_classes=2,
+                    sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+                    zero_division=zero_division, n_threads=n_threads)
+
+
+def categorical_crossentropy(y_true, y_pred, *, from_logits=False, label_smoothing=0.0, sample_weight=None,
+                             class_weight=None, mask=None, reduction="sum_over_batch_size",
+                             zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
+    """Keras's categorical crossentropy over the last axis (one-hot or soft targets).
+
+    Probability rows are renormalised (p / Σp) and clipped, as Keras does; logits use a stable log-softmax.
+    Labels are smoothed towards 1/K.
+    """
+    return evaluate("cce_logits" if from_logits else "cce_probabilities", y_true, y_pred, sparse=False,
+                    elementwise=False, probabilities=not from_logits,
+                    smoothing=_label_smoothing(label_smoothing), smoothing_classes=None,
+                    sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+                    zero_division=zero_division, n_threads=n_threads)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, *, from_logits=False, ignore_class=None, sample_weight=None,
+                                    class_weight=None, mask=None, reduction="sum_over_batch_size",
+                                    zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
+    """Keras's sparse categorical crossentropy: one integer label per row.
+
+    ``ignore_class`` excludes the rows carrying that label, exactly like ``mask=False`` (Keras attaches a mask
+    too, so the default reduction divides by the rows left).
+    """
+    return evaluate("scce_logits" if from_logits else "scce_probabilities", y_true, y_pred, sparse=True,
+                    elementwise=False, probabilities=not from_logits, ignore_class=ignore_class,
+                    sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+                    zero_division=zero_division, n_threads=n_threads)
+
+
+def mean_squared_error(y_true, y_pred, *, sample_weight=None, class_weight=None, mask=None,
+                       reduction="sum_over_batch_size", zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
+    """Mean of (y_true - y_pred)² over the last axis. A 1-D ``y_pred`` holds one value per sample."""
+    return evaluate("squared_error", y_true, y_pred, sparse=False, elementwise=True, probabilities=False,
+                    sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+                    zero_division=zero_division, n_threads=n_threads)
+
+
+def mean_absolute_error(y_true, y_pred, *, sample_weight=None, class_weight=None, mask=None,
+                        reduction="sum_over_batch_size", zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
+    """Mean of |y_true - y_pred| over the last axis. A 1-D ``y_pred`` holds one value per sample."""
+    return evaluate("absolute_error", y_true, y_pred, sparse=False, elementwise=True, probabilities=False,
+                    sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+                    zero_division=zero_division, n_threads=n_threads)
+
+
+LOSSES = {
+    "binary_crossentropy": binary_crossentropy,
+    "categorical_crossentropy": categorical_crossentropy,
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+    "mean_squared_error": mean_squared_error,
+    "mean_absolute_error": mean_absolute_error,
+}

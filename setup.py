@@ -1,0 +1,91 @@
+"""Build of fastloss._kernels: renders the Tempita template, probes OpenMP, picks portable flags.
+
+FASTLOSS_OPENMP=0 forces a serial build (identical results: the reduction order is fixed by blocks,
+not by threads). FASTLOSS_CFLAGS adds flags (for local experiments only; wheels use the defaults).
+"""
+
+import os
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = Path(__file__).parent
+TEMPLATE = HERE / "src" / "_kernels.pyx.tp"
+RENDERED = HERE / "src" / "_kernels.pyx"
+
+# Portable: no -march=native, no -ffast-math (IEEE NaN/inf behaviour is part of our contract).
+# -fno-math-errno only stops libm from setting errno, which lets GCC inline/vectorise math calls.
+BASE_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math"]
+
+
+def render_template():
+    from Cython import Tempita
+
+    text = Tempita.sub(TEMPLATE.read_text())
+    if not RENDERED.exists() or RENDERED.read_text() != text:
+        RENDERED.write_text(text)
+
+
+def _compiles_with_openmp(compiler) -> bool:
+    """Compile and link a tiny OpenMP program with the compiler setuptools will use."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "probe.c"
+        src.write_text(
+            "#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel reduction(+:n)\nn+=1;\n"
+            "return omp_get_max_threads() > 0 ? 0 : 1;}\n"
+        )
+        try:
+            objs = compiler.compile([str(src)], output_dir=tmp, extra_postargs=["-fopenmp"])
+            compiler.link_executable(objs, "probe", output_dir=tmp, extra_postargs=["-fopenmp"])
+        except Exception:
+            return False
+    return True
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        want_openmp = os.environ.get("FASTLOSS_OPENMP", "1") != "0"
+        openmp = want_openmp and _compiles_with_openmp(self.compiler)
+        cflags = list(BASE_FLAGS) + shlex.split(os.environ.get("FASTLOSS_CFLAGS", ""))
+        ldflags = []
+        if openmp:
+            cflags.append("-fopenmp")
+            ldflags.append("-fopenmp")
+        compiler_name = " ".join(getattr(self.compiler, "compiler_so", ["unknown"])[:1])
+        for ext in self.extensions:
+            ext.extra_compile_args = cflags
+            ext.extra_link_args = ldflags
+            ext.define_macros = [
+                ("FASTLOSS_BUILD_FLAGS", '"' + " ".join(cflags) + '"'),
+                ("FASTLOSS_COMPILER", '"' + compiler_name + '"'),
+            ]
+        print(
+            f"fastloss build: openmp={'on' if openmp else 'off'}"
+            f"{'' if want_openmp else ' (FASTLOSS_OPENMP=0)'} compiler={compiler_name} flags={' '.join(cflags)}",
+            file=sys.stderr,
+        )
+        super().build_extensions()
+
+
+def extensions():
+    from Cython.Build import cythonize
+
+    render_template()
+    ext = Extension("fastloss._kernels", [str(RENDERED.relative_to(HERE))], include_dirs=["src"])
+    return cythonize(
+        [ext],
+        compiler_directives={
+            "language_level": 3,
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "initializedcheck": False,
+        },
+    )
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})
