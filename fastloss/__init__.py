@@ -6,6 +6,7 @@ is an O(1) formula over them. See README.md and ``fastloss explain``.
 """
 
 from . import _kernels  # noqa: F401  (fails here, clearly, if the compiled module is missing)
+from . import oracle
 from ._config import config, show_config
 from ._reductions import CONVENTIONS, REDUCTIONS, Totals
 from ._version import __version__
@@ -33,6 +34,7 @@ __all__ = [
     "config",
     "mean_absolute_error",
     "mean_squared_error",
+    "oracle",
     "show_config",
     "sparse_categorical_crossentropy",
 ]

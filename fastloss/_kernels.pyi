@@ -1,0 +1,36 @@
+# Type stub for the compiled module built from src/_kernels.pyx.tp.
+import numpy as np
+from numpy.typing import NDArray
+
+ERR_NONE: int
+ERR_LABEL_RANGE: int
+ERR_LABEL_NOT_INTEGRAL: int
+ERR_CLASS_WEIGHT_MISSING: int
+ERR_CLASS_WEIGHT_RANGE: int
+ERR_PROBABILITY: int
+
+_KernelResult = tuple[float, float, int, int, int, int, int]
+
+def _dense(y_true: NDArray[np.floating], y_pred: NDArray[np.floating], out: NDArray[np.floating],
+           sample_weight: NDArray[np.float64] | None, sw_inner: int, class_weight: NDArray[np.float64] | None,
+           mask: NDArray[np.uint8] | None, mask_inner: int, lo: float, hi: float, smoothing: float,
+           smoothing_offset: float, block_rows: int, n_threads: int) -> _KernelResult: ...
+def _sparse(y_true: NDArray, y_pred: NDArray[np.floating], out: NDArray[np.floating],
+            sample_weight: NDArray[np.float64] | None, sw_inner: int, class_weight: NDArray[np.float64] | None,
+            mask: NDArray[np.uint8] | None, mask_inner: int, ignore: int | None, lo: float, hi: float,
+            block_rows: int, n_threads: int) -> _KernelResult: ...
+
+bce_probabilities = _dense
+bce_logits = _dense
+cce_probabilities = _dense
+cce_logits = _dense
+squared_error = _dense
+absolute_error = _dense
+scce_probabilities = _sparse
+scce_logits = _sparse
+
+def openmp_enabled() -> bool: ...
+def max_threads() -> int: ...
+def num_procs() -> int: ...
+def build_flags() -> str: ...
+def compiler() -> str: ...

@@ -1,0 +1,629 @@
+"""fastloss.oracle: the executable specification, in plain float64 NumPy.
+
+Every function here has the signature and the meaning of the function of the same name in ``fastloss``, and
+computes it the slow, obvious way. It is written to be read: when the compiled kernel and this module disagree,
+this module says what the answer should have been (and the frameworks, via SEMANTICS.md, say what this module
+should say). Nothing here is fast or clever; ``n_threads`` is accepted and ignored.
+
+The recipe, the same for every loss
+-----------------------------------
+1. **Rows.** ``y_pred`` has shape ``(d0, ..., dk, K)``. Each of the ``R = d0·…·dk`` positions is a *row* of
+   ``K`` values. binary_crossentropy, mean_squared_error and mean_absolute_error read a 1-D ``y_pred`` of shape
+   ``(N,)`` as ``(N, 1)``; the two categorical losses read it as one row of ``K`` classes.
+2. **Included rows.** ``mask`` (a leading prefix of the row shape, nonzero = include) and, for
+   sparse_categorical_crossentropy, ``ignore_class`` decide which rows count. Excluded rows are *selected away*
+   with boolean indexing before any arithmetic touches them, so NaN or inf in an excluded row changes nothing.
+3. **Per-row loss** ``l_r`` from the row's ``K`` values (the formulas are in each function's docstring), in
+   float64. Only the probability clip bounds depend on the input dtype:
+   ``lo = dtype(1e-7)``, ``hi = dtype(1 - 1e-7)``, taken in the compute dtype and then used as float64.
+4. **Effective weight** ``w_r = sample_weight[sample of r] · class_weight[label_r]`` (each factor 1 when absent).
+5. **Reduction**, computed directly from the arrays of included rows (``Σ`` runs over included rows):
+
+   ========================  =============================================================================
+   ``"none"`` / ``None``     row-shaped array: ``w_r·l_r`` for included rows, 0 for excluded rows, in the
+                             compute dtype
+   ``"sum"``                 ``Σ w·l``
+   ``"sum_over_batch_size"`` ``Σ w·l / (number of included rows)``; alias ``"mean"``
+   ``"sum_over_all_rows"``   ``Σ w·l / R``
+   ``"mean_with_sample_``    ``Σ w·l / Σ w``; alias ``"weighted_mean"``
+   ``weight"``
+   ``"sum_by_nonzero_``      ``Σ w·l / #{included rows with w ≠ 0}``
+   ``weights"``
+   ``"keras_legacy"``        Keras 2.2 ``weighted_masked_objective``, step by step (see ``_keras_legacy``)
+   ``"totals"``              ``fastloss.Totals`` of the same sums and counts
+   ========================  =============================================================================
+
+   A zero denominator gives what ``zero_division`` says (``fastloss._reductions.divide`` owns that policy):
+   ``"nan"``, ``"raise"`` (ValueError) or a number (default 0.0, Keras 3's ``divide_no_nan``).
+
+Compute dtype: float32 ``y_pred`` stays float32, float64 stays float64, float16 becomes float32, bool and
+integers become float64. Dense ``y_true`` is converted to the compute dtype first (so a float64 target meets a
+float32 prediction exactly as the kernel sees it), then everything is done in float64.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._reductions import Totals, canonical_reduction, check_zero_division, divide
+
+__all__ = [
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "LOSSES",
+]
+
+EPSILON = 1e-7  # keras.backend.epsilon()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Input handling
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _to_array(x, name):
+    """Any array-like (list, NumPy array, CPU torch tensor) as a NumPy array of bool, integers or floats."""
+    if hasattr(x, "detach") and hasattr(x, "cpu") and hasattr(x, "numpy"):  # a torch tensor
+        x = x.detach().cpu().numpy()
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: cannot be read as an array ({exc})") from None
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected a real numeric or boolean array, got dtype {a.dtype}")
+    return a
+
+
+def _compute_dtype(y_pred):
+    """float16 and float32 compute in float32 (the clip bounds of float32); everything else in float64."""
+    if y_pred.dtype.kind == "f" and y_pred.dtype.itemsize <= 4:
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def _clip_bounds(dtype):
+    """Keras's probability clip bounds, rounded to the compute dtype, returned as Python floats (float64).
+
+    float32: lo = 1.0000000116860974e-07, hi = 0.99999988079071044921875; float64: lo = 1e-7, hi = 0.9999999.
+    """
+    lo = dtype.type(EPSILON)
+    hi = dtype.type(1 - EPSILON)
+    return float(lo), float(hi)
+
+
+def _prediction_rows(y_pred, one_d_is_column):
+    """y_pred as (rows..., K). A 1-D y_pred is (N, 1) for elementwise losses and one row for categorical ones."""
+    if y_pred.ndim == 0:
+        raise ValueError("y_pred: expected an array with at least one dimension (the last axis is a row), got a scalar")
+    if y_pred.ndim == 1 and one_d_is_column:
+        y_pred = y_pred.reshape(y_pred.shape[0], 1)
+    if y_pred.shape[-1] == 0:
+        raise ValueError(f"y_pred: the last (class) axis has size 0 (shape {y_pred.shape})")
+    return y_pred
+
+
+def _dense_targets(y_true, y_pred, y_pred_rows, dtype):
+    """Dense y_true with the shape of y_pred_rows, converted to the compute dtype, then to float64.
+
+    Keras's one shape rule (squeeze_or_expand_to_same_rank), applied against y_pred as read in rows (a 1-D
+    y_pred of an elementwise loss is already (N, 1)): when the ranks differ by exactly one and the longer array's
+    last axis has size 1, that axis is dropped from (or added to) y_true. y_pred always fixes the rows.
+    """
+    y = y_true
+    target_shape = y_pred_rows.shape
+    if y.ndim == len(target_shape) + 1 and y.shape[-1] == 1:
+        y = y.reshape(y.shape[:-1])
+    elif len(target_shape) == y.ndim + 1 and target_shape[-1] == 1:
+        y = y.reshape(y.shape + (1,))
+    if y.shape != target_shape:
+        raise ValueError(f"y_true: shape {y_true.shape} does not match y_pred shape {y_pred.shape}")
+    return y.astype(dtype).astype(np.float64)
+
+
+def _sparse_targets(y_true, rows, y_pred):
+    """Sparse labels, one per row: y_true has the row shape, or the row shape plus a trailing axis of size 1."""
+    if y_true.shape == rows:
+        return y_true
+    if y_true.shape == rows + (1,):
+        return y_true.reshape(rows)
+    raise ValueError(
+        f"y_true: sparse labels of shape {y_true.shape} do not match y_pred shape {y_pred.shape}; "
+        f"expected {rows} or {rows + (1,)}"
+    )
+
+
+def _is_prefix(shape, rows):
+    return len(shape) <= len(rows) and tuple(rows[: len(shape)]) == tuple(shape)
+
+
+def _prefix_of_rows(a, rows, name):
+    """mask / sample_weight at a leading prefix of the row shape: () for all rows, (N,), (N, T), ...
+
+    Trailing axes of size 1 that go beyond the prefix are squeezed: (N, 1) on rows (N, T) means (N,).
+    """
+    given_shape = a.shape
+    while not _is_prefix(a.shape, rows) and a.ndim > 0 and a.shape[-1] == 1:
+        a = a.reshape(a.shape[:-1])
+    if not _is_prefix(a.shape, rows):
+        raise ValueError(
+            f"{name}: shape {given_shape} is not a leading prefix of the row shape {rows} "
+            f"(the shape of y_pred without its last axis)"
+        )
+    return a
+
+
+def _broadcast_to_rows(a, rows):
+    """A prefix-shaped array repeated over the remaining row axes: row r of sample i gets a[i]."""
+    return np.broadcast_to(a.reshape(a.shape + (1,) * (len(rows) - a.ndim)), rows)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Labels and class weights
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _check_sparse_labels(labels, n_classes):
+    """Labels of included rows must be integers in [0, K): integer or bool dtype, or integral floats."""
+    if labels.size == 0:
+        return
+    in_range = (labels >= 0) & (labels < n_classes)  # False for NaN and inf too
+    if not np.all(in_range):
+        bad = labels[~in_range][0].item()
+        raise ValueError(
+            f"y_true: label {bad!r} is out of range for y_pred with {n_classes} classes (expected 0 <= label < {n_classes})"
+        )
+    if labels.dtype.kind == "f":
+        integral = labels == np.floor(labels)
+        if not np.all(integral):
+            bad = labels[~integral][0].item()
+            raise ValueError(f"y_true: label {bad!r} is not an integer")
+
+
+def _dense_class_labels(y):
+    """The class of each dense row, for class weights (Keras's data adapter), as float64.
+
+    K > 1: argmax over the last axis (first maximum). K == 1: the value rounded half to even.
+    """
+    if y.shape[-1] == 1:
+        return np.round(y[..., 0])
+    return np.argmax(y, axis=-1).astype(np.float64)
+
+
+def _integer_key(key):
+    """A dict key as a class: a non-negative integer (an integral float such as 1.0 is accepted)."""
+    integral = isinstance(key, numbers.Integral) and not isinstance(key, bool)
+    integral = integral or (isinstance(key, numbers.Real) and float(key).is_integer())
+    if not integral or key < 0:
+        raise ValueError(f"class_weight: keys must be non-negative integer classes, got {key!r}")
+    return int(key)
+
+
+def _weight_value(value):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"class_weight: weights must be numbers, got {value!r}") from None
+    if math.isnan(v):
+        raise ValueError("class_weight: contains NaN")
+    return v
+
+
+def _format_classes(values):
+    return [int(v) if math.isfinite(v) and float(v).is_integer() else float(v) for v in values]
+
+
+def _class_weight_of_rows(class_labels, class_weight, included):
+    """Build the class-weight map and look every row up in it.
+
+    Returns (cw, readable), both row-shaped: readable is False where the row's label is not a class of the map
+    (missing from a dict, outside an array, NaN, non-integral); cw is 0 there. Such labels are allowed only in
+    excluded rows; in an included row they raise ValueError naming the classes.
+    """
+    cw = np.zeros(class_labels.shape)
+    if isinstance(class_weight, Mapping):
+        table = {_integer_key(k): _weight_value(v) for k, v in class_weight.items()}
+        readable = np.isin(class_labels, list(table))  # NaN and non-integral labels are never keys
+        missing = np.unique(class_labels[included & ~readable])
+        if missing.size:
+            raise ValueError(
+                f"class_weight: the classes {_format_classes(missing)} exist in the data but not in class_weight"
+            )
+        for key, value in table.items():
+            cw[class_labels == key] = value
+        return cw, readable
+
+    table = _to_array(class_weight, "class_weight").astype(np.float64)
+    if table.ndim != 1 or table.size == 0:
+        raise ValueError(
+            f"class_weight: expected a dict or a non-empty 1-D array indexed by class, got shape {table.shape}"
+        )
+    if np.any(np.isnan(table)):
+        raise ValueError("class_weight: contains NaN")
+    readable = (class_labels >= 0) & (class_labels < table.size) & (class_labels == np.floor(class_labels))
+    bad = np.unique(class_labels[included & ~readable])
+    if bad.size:
+        raise ValueError(
+            f"class_weight: the classes {_format_classes(bad)} are outside the class_weight array of length {table.size}"
+        )
+    cw[readable] = table[class_labels[readable].astype(np.int64)]
+    return cw, readable
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Per-row losses. Arguments are float64 arrays of the included rows only: y and p of shape (V, K), labels (V,).
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _check_probabilities(p):
+    outside = (p < 0) | (p > 1)  # NaN is not outside: it propagates
+    if np.any(outside):
+        raise ValueError(
+            f"y_pred: probabilities must lie in [0, 1], found {p[outside][0].item()!r} in an included row "
+            "(pass from_logits=True for logits)"
+        )
+
+
+def _logsumexp(z):
+    """log Σ_k exp(z_k) over the last axis, shifted by the row maximum so that exp never overflows."""
+    m = np.max(z, axis=-1, keepdims=True)
+    return (m + np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True)))[..., 0]
+
+
+def _bce_rows(y, p, lo, hi, alpha, from_logits):
+    y_s = y * (1 - alpha) + alpha / 2
+    if from_logits:
+        z = p
+        return np.mean(np.maximum(z, 0) - z * y_s + np.log1p(np.exp(-np.abs(z))), axis=-1)
+    p_c = np.clip(p, lo, hi)
+    return np.mean(-(y_s * np.log(p_c) + (1 - y_s) * np.log(1 - p_c)), axis=-1)
+
+
+def _cce_rows(y, p, lo, hi, alpha, from_logits):
+    K = p.shape[-1]
+    y_s = y * (1 - alpha) + alpha / K
+    if from_logits:
+        z = p
+        return np.sum(y_s * (_logsumexp(z)[:, None] - z), axis=-1)  # = -Σ_k y_s·(z_k - logsumexp(z))
+    q = p / np.sum(p, axis=-1, keepdims=True)
+    q_c = np.clip(q, lo, hi)
+    return -np.sum(y_s * np.log(q_c), axis=-1)
+
+
+def _scce_rows(labels, p, lo, hi, from_logits):
+    rows = np.arange(p.shape[0])
+    if from_logits:
+        z = p
+        return _logsumexp(z) - z[rows, labels]
+    return -np.log(np.clip(p[rows, labels] / np.sum(p, axis=-1), lo, hi))
+
+
+def _squared_error_rows(y, p):
+    return np.mean((y - p) ** 2, axis=-1)
+
+
+def _absolute_error_rows(y, p):
+    return np.mean(np.abs(y - p), axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reductions, each computed directly from the arrays
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _keras_legacy(losses, included, weight_array, zero_division):
+    """Keras 2.2 ``weighted_masked_objective`` (SEMANTICS.md §1.2), step by step.
+
+    ``losses`` is row-shaped (the score ``s``), ``included`` the row-shaped mask ``m``, ``weight_array`` the
+    ``weights`` Keras receives: the sample_weight array at its prefix shape (0-d for a scalar), the row-shaped
+    effective weights when class_weight is given, or ones of the row shape. Closed form: ``S·E / (V·E0)``.
+    """
+    name = "keras_legacy"
+    # 1. s = fn(y_true, y_pred); excluded rows are set to 0 by selection, never by multiplying.
+    s = np.where(included, losses, 0.0)
+    # 2. s <- s·m / mean(m), the mean over the whole batch's mask. No included row: Keras's 0/0.
+    mean_m = np.mean(included) if included.size else 0.0
+    if mean_m == 0:
+        return divide(0.0, 0.0, zero_division, name)
+    s = s / mean_m
+    # 3a. mean of s over the trailing axes the weight array lacks (per-sample weights average over T).
+    s = np.mean(s, axis=tuple(range(weight_array.ndim, s.ndim)))
+    # 3b. s <- s·w. A weight entry none of whose rows is included is not used (its s is 0 and its weight may be
+    #     NaN or inf, which must not leak); select it away instead of multiplying.
+    entry_included = np.any(included, axis=tuple(range(weight_array.ndim, included.ndim)))
+    s = np.where(entry_included, s * np.where(entry_included, weight_array, 0.0), 0.0)
+    # 3c. s <- s / mean(w != 0), the share of non-zero weight entries, masked or not. All zero: Keras's 0/0.
+    nonzero_share = np.mean(weight_array != 0)
+    if nonzero_share == 0:
+        return divide(0.0, 0.0, zero_division, name)
+    s = s / nonzero_share
+    # 4. the mean over the entries of the weight array.
+    return float(np.mean(s))
+
+
+def _reduce(losses, included, weights, legacy_weight_array, dtype, reduction, zero_division):
+    """Turn row-shaped losses and effective weights into the requested reduction.
+
+    losses: row-shaped float64, l_r in included rows (0 elsewhere, never computed); weights: row-shaped
+    effective weights w_r; legacy_weight_array: the weight array Keras 2.2 would see (E = its size, E0 = its
+    non-zero entries, mask ignored).
+    """
+    l = losses[included]
+    w = weights[included]
+    weighted = w * l
+
+    if reduction == "none":
+        out = np.zeros(included.shape)
+        out[included] = weighted
+        return out.astype(dtype)
+
+    S = np.sum(weighted)  # Σ w·l over included rows
+    V = int(np.count_nonzero(included))  # included rows
+    R = included.size  # all rows
+    W = np.sum(w)  # Σ w over included rows
+    Z = int(np.count_nonzero(w))  # included rows with w != 0 (NaN counts as non-zero)
+
+    if reduction == "totals":
+        return Totals(
+            weighted_sum=float(S),
+            weight_sum=float(W),
+            count=V,
+            nonzero_rows=Z,
+            rows=R,
+            weight_entries=int(legacy_weight_array.size),
+            nonzero_weight_entries=int(np.count_nonzero(legacy_weight_array)),
+        )
+    if reduction == "sum":
+        return float(S)
+    if reduction == "sum_over_batch_size":
+        return divide(S, V, zero_division, reduction)
+    if reduction == "sum_over_all_rows":
+        return divide(S, R, zero_division, reduction)
+    if reduction == "mean_with_sample_weight":
+        return divide(S, W, zero_division, reduction)
+    if reduction == "sum_by_nonzero_weights":
+        return divide(S, Z, zero_division, reduction)
+    if reduction == "keras_legacy":
+        return _keras_legacy(losses, included, legacy_weight_array, zero_division)
+    raise AssertionError(reduction)  # canonical_reduction admits nothing else
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The shared driver
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _evaluate(
+    y_true,
+    y_pred,
+    *,
+    kind,  # "bce", "cce", "scce", "mse" or "mae"
+    from_logits=False,
+    label_smoothing=0.0,
+    ignore_class=None,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+):
+    reduction = canonical_reduction(reduction)
+    zero_division = check_zero_division(zero_division)
+    sparse = kind == "scce"
+    probabilities = kind in ("bce", "cce", "scce") and not from_logits
+    alpha = float(label_smoothing)
+    if ignore_class is not None and (isinstance(ignore_class, bool) or not isinstance(ignore_class, numbers.Integral)):
+        raise TypeError(f"ignore_class: expected None or an integer class, got {ignore_class!r}")
+
+    # Rows.
+    y_pred = _to_array(y_pred, "y_pred")
+    y_true = _to_array(y_true, "y_true")
+    dtype = _compute_dtype(y_pred)
+    lo, hi = _clip_bounds(dtype)
+    pred = _prediction_rows(y_pred, one_d_is_column=kind in ("bce", "mse", "mae"))
+    rows, K = pred.shape[:-1], pred.shape[-1]
+    if sparse:
+        labels = _sparse_targets(y_true, rows, y_pred)
+        class_labels = labels.astype(np.float64)
+    else:
+        target = _dense_targets(y_true, y_pred, pred, dtype)
+        class_labels = _dense_class_labels(target)
+
+    # Included rows: mask (nonzero = include) AND label != ignore_class.
+    included = np.ones(rows, dtype=bool)
+    if mask is not None:
+        m = _prefix_of_rows(_to_array(mask, "mask"), rows, "mask")
+        included = included & _broadcast_to_rows(m != 0, rows)
+    if ignore_class is not None:
+        included = included & (labels != ignore_class)
+
+    # Effective weights, row-shaped, and the weight array Keras 2.2 would see.
+    if sample_weight is not None:
+        sw = _prefix_of_rows(_to_array(sample_weight, "sample_weight").astype(np.float64), rows, "sample_weight")
+        sample_weight_of_rows = _broadcast_to_rows(sw, rows)
+    else:
+        sw = None
+        sample_weight_of_rows = np.ones(rows)
+    if sparse:
+        _check_sparse_labels(labels[included], K)  # before the class weights look the labels up
+    if class_weight is not None:
+        cw, readable = _class_weight_of_rows(class_labels, class_weight, included)
+        with np.errstate(invalid="ignore", over="ignore"):
+            weights = np.where(readable, sample_weight_of_rows * cw, 0.0)  # unreadable rows count as weight 0
+        legacy_weight_array = weights
+    elif sw is not None:
+        weights = sample_weight_of_rows
+        legacy_weight_array = sw  # a scalar sample_weight is a 0-d array: E = 1, E0 = int(sw != 0)
+    else:
+        weights = sample_weight_of_rows
+        legacy_weight_array = np.ones(rows)
+
+    # Per-row losses of the included rows only, in float64.
+    p = pred[included].astype(np.float64)
+    if probabilities:
+        _check_probabilities(p)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if kind == "bce":
+            l = _bce_rows(target[included], p, lo, hi, alpha, from_logits)
+        elif kind == "cce":
+            l = _cce_rows(target[included], p, lo, hi, alpha, from_logits)
+        elif kind == "scce":
+            l = _scce_rows(labels[included].astype(np.int64), p, lo, hi, from_logits)
+        elif kind == "mse":
+            l = _squared_error_rows(target[included], p)
+        else:
+            l = _absolute_error_rows(target[included], p)
+    losses = np.zeros(rows)
+    losses[included] = l
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _reduce(losses, included, weights, legacy_weight_array, dtype, reduction, zero_division)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Public functions: the same signatures as fastloss's
+# ---------------------------------------------------------------------------------------------------------
+
+_COMMON_DOC = """
+    Common options: ``sample_weight`` (None, a scalar, or an array whose shape is a leading prefix of the row
+    shape), ``class_weight`` (dict {class: weight} or 1-D array indexed by class), ``mask`` (prefix of the row
+    shape, nonzero = include), ``reduction`` (see the module docstring), ``zero_division`` ("nan", "raise" or a
+    number) and ``n_threads`` (accepted and ignored). Row weight: ``w_r = sample_weight_r · class_weight[label_r]``.
+"""
+
+
+def binary_crossentropy(
+    y_true,
+    y_pred,
+    *,
+    from_logits=False,
+    label_smoothing=0.0,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+    n_threads=None,
+):
+    """Keras's binary crossentropy, one value per row (mean over the last axis).
+
+    ``y_s = y·(1 - α) + α/2`` with ``α = label_smoothing``.
+    Probabilities: ``p_c = clip(p, lo, hi)``, ``l = mean_k -(y_s·log(p_c) + (1 - y_s)·log(1 - p_c))``.
+    Logits: ``l = mean_k (max(z, 0) - z·y_s + log1p(exp(-|z|)))``.
+    Class of a row (for class_weight): argmax of y_true if K > 1, round-half-to-even(y_true) if K == 1.
+    """
+    return _evaluate(
+        y_true, y_pred, kind="bce", from_logits=from_logits, label_smoothing=label_smoothing,
+        sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+        zero_division=zero_division,
+    )
+
+
+def categorical_crossentropy(
+    y_true,
+    y_pred,
+    *,
+    from_logits=False,
+    label_smoothing=0.0,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+    n_threads=None,
+):
+    """Keras's categorical crossentropy over the K classes of the last axis.
+
+    ``y_s = y·(1 - α) + α/K``.
+    Probabilities (rows renormalised, then clipped): ``q = p / Σ_k p``, ``l = -Σ_k y_s·log(clip(q, lo, hi))``.
+    Logits: ``l = -Σ_k y_s·(z_k - logsumexp(z))``.
+    Class of a row (for class_weight): argmax of y_true (first maximum).
+    """
+    return _evaluate(
+        y_true, y_pred, kind="cce", from_logits=from_logits, label_smoothing=label_smoothing,
+        sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+        zero_division=zero_division,
+    )
+
+
+def sparse_categorical_crossentropy(
+    y_true,
+    y_pred,
+    *,
+    from_logits=False,
+    ignore_class=None,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+    n_threads=None,
+):
+    """Keras's sparse categorical crossentropy, one integer label ``y`` per row.
+
+    Probabilities: ``l = -log(clip(p_y / Σ_k p, lo, hi))``. Logits: ``l = logsumexp(z) - z_y``.
+    Labels: integer, bool or integral float, ``0 <= y < K`` in included rows. Rows whose label equals
+    ``ignore_class`` are excluded exactly as ``mask=False`` would exclude them.
+    """
+    return _evaluate(
+        y_true, y_pred, kind="scce", from_logits=from_logits, ignore_class=ignore_class,
+        sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+        zero_division=zero_division,
+    )
+
+
+def mean_squared_error(
+    y_true,
+    y_pred,
+    *,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+    n_threads=None,
+):
+    """Mean squared error per row: ``l = mean_k (y - p)²``."""
+    return _evaluate(
+        y_true, y_pred, kind="mse", sample_weight=sample_weight, class_weight=class_weight, mask=mask,
+        reduction=reduction, zero_division=zero_division,
+    )
+
+
+def mean_absolute_error(
+    y_true,
+    y_pred,
+    *,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+    n_threads=None,
+):
+    """Mean absolute error per row: ``l = mean_k |y - p|``."""
+    return _evaluate(
+        y_true, y_pred, kind="mae", sample_weight=sample_weight, class_weight=class_weight, mask=mask,
+        reduction=reduction, zero_division=zero_division,
+    )
+
+
+for _f in (binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, mean_squared_error,
+           mean_absolute_error):
+    if _f.__doc__:  # None under python -OO
+        _f.__doc__ += _COMMON_DOC
+del _f
+
+LOSSES = {
+    "binary_crossentropy": binary_crossentropy,
+    "categorical_crossentropy": categorical_crossentropy,
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+    "mean_squared_error": mean_squared_error,
+    "mean_absolute_error": mean_absolute_error,
+}
