@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from ._reductions import DEFAULT_ZERO_DIVISION, Totals
 from .losses import LOSSES
 
@@ -30,6 +32,11 @@ class Accumulator:
         bad = _PER_CALL.intersection(loss_params)
         if bad:
             raise TypeError(f"{sorted(bad)[0]}: pass it to update() or result(), not to Accumulator()")
+        accepted = inspect.signature(self._fn).parameters
+        unknown = sorted(set(loss_params) - set(accepted))
+        if unknown:
+            options = sorted(set(accepted) - {"y_true", "y_pred"} - _PER_CALL)
+            raise TypeError(f"{unknown[0]}: {self.loss_name} has no such option; its options are {', '.join(options)}")
         self._params = loss_params
         self._totals = Totals()
 
