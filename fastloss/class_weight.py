@@ -24,17 +24,10 @@ def class_weight_table(class_weight):
     if class_weight is None:
         return None
     if isinstance(class_weight, Mapping):
-        keys = []
-        for key in class_weight:
-            ok = isinstance(key, numbers.Integral) and not isinstance(key, bool)
-            if not ok and isinstance(key, numbers.Real) and float(key).is_integer():
-                ok = True
-            if not ok or key < 0:
-                raise ValueError(f"class_weight: keys must be non-negative integer classes, got {key!r}")
-            keys.append(int(key))
+        keys = [class_key(key) for key in class_weight]
         table = np.full(max(keys, default=0) + 1, np.nan)
         for key, value in zip(keys, class_weight.values()):
-            table[key] = _weight_value(value)
+            table[key] = weight_value(value)
         return table
     arr = _to_numpy(class_weight, "class_weight")
     if arr.ndim != 1 or arr.size == 0:
@@ -45,7 +38,17 @@ def class_weight_table(class_weight):
     return table
 
 
-def _weight_value(value) -> float:
+def class_key(key) -> int:
+    """A class_weight dict key as a class: a non-negative integer (an integral float such as 1.0 is accepted)."""
+    integral = isinstance(key, numbers.Integral) and not isinstance(key, bool)
+    integral = integral or (isinstance(key, numbers.Real) and float(key).is_integer())
+    if not integral or key < 0:
+        raise ValueError(f"class_weight: keys must be non-negative integer classes, got {key!r}")
+    return int(key)
+
+
+def weight_value(value) -> float:
+    """A class weight as a float; NaN is refused (the kernels' table uses it to mark missing classes)."""
     try:
         v = float(value)
     except (TypeError, ValueError):

@@ -50,6 +50,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._reductions import Totals, canonical_reduction, check_zero_division, divide
+from .class_weight import class_key, weight_value
 
 __all__ = [
     "binary_crossentropy",
@@ -196,25 +197,6 @@ def _dense_class_labels(y):
     return np.argmax(y, axis=-1).astype(np.float64)
 
 
-def _integer_key(key):
-    """A dict key as a class: a non-negative integer (an integral float such as 1.0 is accepted)."""
-    integral = isinstance(key, numbers.Integral) and not isinstance(key, bool)
-    integral = integral or (isinstance(key, numbers.Real) and float(key).is_integer())
-    if not integral or key < 0:
-        raise ValueError(f"class_weight: keys must be non-negative integer classes, got {key!r}")
-    return int(key)
-
-
-def _weight_value(value):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"class_weight: weights must be numbers, got {value!r}") from None
-    if math.isnan(v):
-        raise ValueError("class_weight: contains NaN")
-    return v
-
-
 def _format_classes(values):
     return [int(v) if math.isfinite(v) and float(v).is_integer() else float(v) for v in values]
 
@@ -228,7 +210,7 @@ def _class_weight_of_rows(class_labels, class_weight, included):
     """
     cw = np.zeros(class_labels.shape)
     if isinstance(class_weight, Mapping):
-        table = {_integer_key(k): _weight_value(v) for k, v in class_weight.items()}
+        table = {class_key(k): weight_value(v) for k, v in class_weight.items()}
         readable = np.isin(class_labels, list(table))  # NaN and non-integral labels are never keys
         missing = np.unique(class_labels[included & ~readable])
         if missing.size:
