@@ -91,7 +91,7 @@ def _as_labels(y_true, rows_shape, name="y_true") -> np.ndarray:
     return np.ascontiguousarray(labels.reshape(-1), dtype=dtype)
 
 
-def _match_dense_target(y_true: np.ndarray, y_pred: np.ndarray, name="y_true") -> np.ndarray:
+def _match_dense_target(y_true: np.ndarray, y_pred: np.ndarray, pred_shape_given) -> np.ndarray:
     """Keras's one shape fix: ranks differing by exactly 1 where the longer array's last axis is 1."""
     if y_true.shape == y_pred.shape:
         return y_true
@@ -99,7 +99,7 @@ def _match_dense_target(y_true: np.ndarray, y_pred: np.ndarray, name="y_true") -
         return y_true[..., 0]
     if y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1 and y_pred.shape[:-1] == y_true.shape:
         return y_true[..., None]
-    raise ValueError(f"{name}: shape {y_true.shape} does not match y_pred shape {y_pred.shape}")
+    raise ValueError(f"y_true: shape {y_true.shape} does not match y_pred shape {pred_shape_given}")
 
 
 def _prefix_broadcast(x: np.ndarray, rows_shape, name: str):
@@ -176,6 +176,7 @@ def evaluate(
     if y_pred_arr.ndim == 0:
         raise ValueError("y_pred: expected an array with at least one axis, got a scalar")
     dtype = _float_dtype(y_pred_arr)
+    pred_shape_given = y_pred_arr.shape
     if elementwise and y_pred_arr.ndim == 1:
         y_pred_arr = y_pred_arr[:, None]
     rows_shape = y_pred_arr.shape[:-1]
@@ -192,7 +193,7 @@ def evaluate(
         ):
             raise TypeError(f"ignore_class: expected None or an integer class, got {ignore_class!r}")
     else:
-        yt = _match_dense_target(_to_numpy(y_true, "y_true"), y_pred_arr)
+        yt = _match_dense_target(_to_numpy(y_true, "y_true"), y_pred_arr, pred_shape_given)
         yt = np.ascontiguousarray(yt, dtype=dtype).reshape(n_rows, K)
 
     sw, sw_inner, weight_entries, nonzero_entries = _sample_weight(sample_weight, rows_shape, n_rows)
