@@ -17,9 +17,12 @@ HERE = Path(__file__).parent
 TEMPLATE = HERE / "src" / "_kernels.pyx.tp"
 RENDERED = HERE / "src" / "_kernels.pyx"
 
-# Portable: no -march=native, no -ffast-math (IEEE NaN/inf behaviour is part of our contract).
-# -fno-math-errno only stops libm from setting errno, which lets GCC inline/vectorise math calls.
-BASE_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math"]
+# Portable: no -march=native, no -ffast-math (IEEE NaN/inf behaviour is part of our contract); the AVX2 and
+# AVX-512 loops are compiled per function and chosen at import (src/fl_kernels.h).
+# -fno-math-errno only stops libm from setting errno, which lets GCC inline/vectorise math calls;
+# -ffp-contract=off forbids FMA contraction, so every ISA level rounds the same operations (same bits);
+# -fopenmp-simd honours `#pragma omp simd` also in a build without OpenMP threads.
+BASE_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", "-fopenmp-simd"]
 
 
 def render_template():

@@ -15,6 +15,7 @@ def config() -> dict:
     return {
         "version": __version__,
         "openmp": _kernels.openmp_enabled(),
+        "isa": _kernels.isa(),
         "threads": _engine.resolve_threads(None),
         "cores": _kernels.num_procs() if _kernels.openmp_enabled() else 1,
         "serial_below_elements": _engine.PARALLEL_MIN_ELEMENTS,

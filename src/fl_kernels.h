@@ -1,0 +1,308 @@
+/* fl_kernels.h -- the SIMD inner loops of fastloss, compiled once per x86-64 ISA level and chosen at import.
+ *
+ * Why C and not Cython: Cython cannot mark a loop `#pragma omp simd`, and GCC only vectorises a loop that
+ * calls log/exp when the math is inline and branch-free (fl_vmath.h) and the loop carries that pragma.
+ *
+ * Why explicit dispatch and not target_clones: the same bodies are compiled for the baseline (SSE2), x86-64-v3
+ * (AVX2, FMA) and x86-64-v4 (AVX-512) levels and reached through one function table, so a test can force the
+ * baseline level (FASTLOSS_ISA=baseline) and check that it gives the same bits. It does, because
+ *   - setup.py compiles with -ffp-contract=off (no FMA contraction: every level rounds the same operations),
+ *   - fl_vmath.h specifies every operation in C (no libm or libmvec whose variants differ by ISA),
+ *   - sums that cross lanes use a fixed number of lanes (FL_LANES) combined in a fixed order, so the vector
+ *     width changes how many registers hold the lanes, not the order of the additions.
+ * The scalar tier-1 code in _kernels.pyx.tp uses the same fl_vmath functions, so the scalar fallback (a chunk
+ * holding a value that must be reported) gives the bits the vector loop would have given.
+ *
+ * Row loops ("rows_*"): nr rows of K contiguous elements -> one double per row, the mean over K of the element
+ * losses, summed in k order exactly as the scalar code does. They return non-zero if a probability lies
+ * outside [0, 1] anywhere in the chunk (masked rows included: the caller then redoes the chunk row by row,
+ * checking included rows only).
+ */
+#ifndef FL_KERNELS_H
+#define FL_KERNELS_H
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fl_vmath.h"
+
+/* Elements per vector chunk: the per-element buffer (16 KiB of doubles) stays in L1. */
+#define FL_CHUNK 2048
+/* Lanes of a cross-element sum; their fixed count and combination order make sums ISA-independent. */
+#define FL_LANES 8
+
+typedef struct {
+    double lo;       /* probability clip bounds, taken in the input dtype by the caller */
+    double hi;
+    double keep;     /* label smoothing: y_s = y * keep + offset */
+    double offset;
+} fl_params;
+
+typedef int (*fl_rows_f32_fn)(const float*, const float*, ptrdiff_t, ptrdiff_t, const fl_params*, double*);
+typedef int (*fl_rows_f64_fn)(const double*, const double*, ptrdiff_t, ptrdiff_t, const fl_params*, double*);
+typedef double (*fl_lse_f32_fn)(const float*, ptrdiff_t);
+typedef double (*fl_lse_f64_fn)(const double*, ptrdiff_t);
+typedef double (*fl_row_f32_fn)(const float*, const float*, ptrdiff_t, const fl_params*, int*);
+typedef double (*fl_row_f64_fn)(const double*, const double*, ptrdiff_t, const fl_params*, int*);
+
+typedef struct {
+    fl_rows_f32_fn bce_probabilities_f32, bce_logits_f32, squared_error_f32, absolute_error_f32;
+    fl_rows_f64_fn bce_probabilities_f64, bce_logits_f64, squared_error_f64, absolute_error_f64;
+    fl_lse_f32_fn log_sum_exp_f32;
+    fl_lse_f64_fn log_sum_exp_f64;
+    fl_row_f32_fn cce_logits_f32, cce_probabilities_f32;
+    fl_row_f64_fn cce_logits_f64, cce_probabilities_f64;
+    void (*reduce_rows)(const double*, ptrdiff_t, const double*, double*);
+} fl_vtable;
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Per-element losses, shared by the vector loops here and the scalar code in _kernels.pyx.tp.
+ * ------------------------------------------------------------------------------------------------------- */
+
+FL_INLINE double fl_clip(double p, double lo, double hi)
+{
+    /* Comparisons rather than fmin/fmax: NaN stays NaN, as np.clip and Keras's clip leave it. */
+    p = p < lo ? lo : p;
+    return p > hi ? hi : p;
+}
+
+FL_INLINE double fl_bce_probability_element(double y, double p, const fl_params* prm)
+{
+    double ys = y * prm->keep + prm->offset;
+    double pc = fl_clip(p, prm->lo, prm->hi);
+    return -(ys * fl_log(pc) + (1.0 - ys) * fl_log(1.0 - pc));
+}
+
+FL_INLINE double fl_bce_logit_element(double y, double z, const fl_params* prm)
+{
+    /* -[y log σ(z) + (1-y) log(1-σ(z))] = max(z, 0) - z·y + log1p(exp(-|z|)): exp never overflows, and the
+     * log1p form keeps full precision when exp(-|z|) is tiny. */
+    double ys = y * prm->keep + prm->offset;
+    return (z > 0.0 ? z : 0.0) - z * ys + fl_softplus_neg_abs(z);
+}
+
+FL_INLINE double fl_squared_error_element(double y, double p)
+{
+    double e = y - p;
+    return e * e;
+}
+
+FL_INLINE double fl_absolute_error_element(double y, double p)
+{
+    double e = y - p;
+    return e < 0.0 ? -e : e;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * The bodies, instantiated per ISA level and input type.
+ * ------------------------------------------------------------------------------------------------------- */
+
+#define FL_ROWS_LOOP(ISA, ATTR, T, TS, NAME, CHECK, ELEMENT)                                                   \
+    ATTR static int fl_rows_##NAME##_##TS##_##ISA(const T* restrict y, const T* restrict p, ptrdiff_t nr,     \
+                                                  ptrdiff_t K, const fl_params* prm_in, double* restrict rows)\
+    {                                                                                                         \
+        const fl_params prm_local = *prm_in; /* a local copy: stores to rows cannot alias it */               \
+        const fl_params* const prm = &prm_local;                                                              \
+        double buf[FL_CHUNK];                                                                                 \
+        const ptrdiff_t n = nr * K;                                                                           \
+        double* restrict dst = (K == 1) ? rows : buf;                                                        \
+        int bad = 0;                                                                                          \
+        (void)prm;                                                                                            \
+        _Pragma("omp simd reduction(|:bad)")                                                                  \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                                   \
+            double pk = p[i], yk = y[i];                                                                      \
+            if (CHECK) bad |= (pk < 0.0) | (pk > 1.0);                                                        \
+            dst[i] = ELEMENT;                                                                                 \
+        }                                                                                                     \
+        if (K != 1) {                                                                                         \
+            /* Across rows, each row in k order: the same additions as the scalar row loop. */                \
+            _Pragma("omp simd")                                                                               \
+            for (ptrdiff_t r = 0; r < nr; r++) {                                                              \
+                double s = 0.0;                                                                               \
+                for (ptrdiff_t k = 0; k < K; k++) s += buf[r * K + k];                                        \
+                rows[r] = s / (double)K;                                                                      \
+            }                                                                                                 \
+        }                                                                                                     \
+        return bad;                                                                                           \
+    }
+
+#define FL_LANE_SUM(ACC, TAIL)                                                                                \
+    (((ACC[0] + ACC[1]) + (ACC[2] + ACC[3])) + ((ACC[4] + ACC[5]) + (ACC[6] + ACC[7]))) + TAIL
+
+#define FL_ROW_FUNCTIONS(ISA, ATTR, T, TS)                                                                     \
+    FL_ROWS_LOOP(ISA, ATTR, T, TS, bce_probabilities, 1, fl_bce_probability_element(yk, pk, prm))             \
+    FL_ROWS_LOOP(ISA, ATTR, T, TS, bce_logits, 0, fl_bce_logit_element(yk, pk, prm))                          \
+    FL_ROWS_LOOP(ISA, ATTR, T, TS, squared_error, 0, fl_squared_error_element(yk, pk))                        \
+    FL_ROWS_LOOP(ISA, ATTR, T, TS, absolute_error, 0, fl_absolute_error_element(yk, pk))                      \
+                                                                                                              \
+    ATTR static double fl_row_max_##TS##_##ISA(const T* restrict z, ptrdiff_t K)                              \
+    {                                                                                                         \
+        /* The maximum is exact, so its evaluation order does not matter. */                                  \
+        double m = z[0];                                                                                      \
+        _Pragma("omp simd reduction(max:m)")                                                                  \
+        for (ptrdiff_t k = 1; k < K; k++) m = (double)z[k] > m ? (double)z[k] : m;                            \
+        return m;                                                                                             \
+    }                                                                                                         \
+                                                                                                              \
+    ATTR static double fl_log_sum_exp_##TS##_##ISA(const T* restrict z, ptrdiff_t K)                          \
+    {                                                                                                         \
+        /* Shift by the maximum so exp never overflows; the largest term is 1, so the sum is >= 1. */         \
+        const double m = fl_row_max_##TS##_##ISA(z, K);                                                       \
+        double acc[FL_LANES] = {0.0}, tail = 0.0;                                                             \
+        ptrdiff_t k = 0;                                                                                      \
+        for (; k + FL_LANES <= K; k += FL_LANES) {                                                            \
+            _Pragma("omp simd")                                                                               \
+            for (int j = 0; j < FL_LANES; j++) acc[j] += fl_exp((double)z[k + j] - m);                        \
+        }                                                                                                     \
+        for (; k < K; k++) tail += fl_exp((double)z[k] - m);                                                  \
+        return m + fl_log(FL_LANE_SUM(acc, tail));                                                            \
+    }                                                                                                         \
+                                                                                                              \
+    ATTR static double fl_row_cce_logits_##TS##_##ISA(const T* restrict y, const T* restrict z, ptrdiff_t K,  \
+                                                      const fl_params* prm, int* bad)                         \
+    {                                                                                                         \
+        const double lse = fl_log_sum_exp_##TS##_##ISA(z, K);                                                 \
+        double acc[FL_LANES] = {0.0}, tail = 0.0;                                                             \
+        ptrdiff_t k = 0;                                                                                      \
+        (void)bad;                                                                                            \
+        for (; k + FL_LANES <= K; k += FL_LANES) {                                                            \
+            _Pragma("omp simd")                                                                               \
+            for (int j = 0; j < FL_LANES; j++)                                                                \
+                acc[j] += ((double)y[k + j] * prm->keep + prm->offset) * (lse - (double)z[k + j]);            \
+        }                                                                                                     \
+        for (; k < K; k++) tail += ((double)y[k] * prm->keep + prm->offset) * (lse - (double)z[k]);           \
+        return FL_LANE_SUM(acc, tail);                                                                        \
+    }                                                                                                         \
+                                                                                                              \
+    ATTR static double fl_row_cce_probabilities_##TS##_##ISA(const T* restrict y, const T* restrict p,        \
+                                                             ptrdiff_t K, const fl_params* prm, int* bad)      \
+    {                                                                                                         \
+        /* Keras renormalises the row (p / Σp) before clipping. */                                            \
+        double acc[FL_LANES] = {0.0}, tail = 0.0, total;                                                      \
+        int out_of_range = 0;                                                                                 \
+        ptrdiff_t k = 0;                                                                                      \
+        for (; k + FL_LANES <= K; k += FL_LANES) {                                                            \
+            _Pragma("omp simd reduction(|:out_of_range)")                                                     \
+            for (int j = 0; j < FL_LANES; j++) {                                                              \
+                double pk = p[k + j];                                                                         \
+                out_of_range |= (pk < 0.0) | (pk > 1.0);                                                      \
+                acc[j] += pk;                                                                                 \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (; k < K; k++) {                                                                                  \
+            double pk = p[k];                                                                                 \
+            out_of_range |= (pk < 0.0) | (pk > 1.0);                                                          \
+            tail += pk;                                                                                       \
+        }                                                                                                     \
+        total = FL_LANE_SUM(acc, tail);                                                                       \
+        *bad = out_of_range;                                                                                  \
+        memset(acc, 0, sizeof acc);                                                                           \
+        tail = 0.0;                                                                                           \
+        for (k = 0; k + FL_LANES <= K; k += FL_LANES) {                                                       \
+            _Pragma("omp simd")                                                                               \
+            for (int j = 0; j < FL_LANES; j++)                                                                \
+                acc[j] -= ((double)y[k + j] * prm->keep + prm->offset)                                        \
+                          * fl_log(fl_clip((double)p[k + j] / total, prm->lo, prm->hi));                      \
+        }                                                                                                     \
+        for (; k < K; k++)                                                                                    \
+            tail -= ((double)y[k] * prm->keep + prm->offset) * fl_log(fl_clip((double)p[k] / total, prm->lo, prm->hi)); \
+        return FL_LANE_SUM(acc, tail);                                                                        \
+    }
+
+/* Totals of nr included rows with per-row weights w (or weight 1 when w is NULL): sums[0] = Σ w·l,
+ * sums[1] = Σ w, sums[2] = #(w != 0). The lanes make the order of additions the same at every ISA level. */
+#define FL_REDUCE_ROWS(ISA, ATTR)                                                                              \
+    ATTR static void fl_reduce_rows_##ISA(const double* restrict rows, ptrdiff_t nr, const double* restrict w, \
+                                          double* restrict sums)                                              \
+    {                                                                                                         \
+        double s[FL_LANES] = {0.0}, ws[FL_LANES] = {0.0}, nz[FL_LANES] = {0.0};                               \
+        double s_tail = 0.0, w_tail = 0.0, nz_tail = 0.0;                                                     \
+        ptrdiff_t r = 0;                                                                                      \
+        if (w == NULL) {                                                                                      \
+            for (; r + FL_LANES <= nr; r += FL_LANES) {                                                       \
+                _Pragma("omp simd")                                                                           \
+                for (int j = 0; j < FL_LANES; j++) s[j] += rows[r + j];                                       \
+            }                                                                                                 \
+            for (; r < nr; r++) s_tail += rows[r];                                                            \
+            sums[0] = FL_LANE_SUM(s, s_tail);                                                                 \
+            sums[1] = sums[2] = (double)nr;                                                                   \
+            return;                                                                                           \
+        }                                                                                                     \
+        for (; r + FL_LANES <= nr; r += FL_LANES) {                                                           \
+            _Pragma("omp simd")                                                                               \
+            for (int j = 0; j < FL_LANES; j++) {                                                              \
+                double wj = w[r + j];                                                                         \
+                s[j] += wj * rows[r + j];                                                                     \
+                ws[j] += wj;                                                                                  \
+                nz[j] += (wj != 0.0) ? 1.0 : 0.0;                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (; r < nr; r++) {                                                                                 \
+            s_tail += w[r] * rows[r];                                                                         \
+            w_tail += w[r];                                                                                   \
+            nz_tail += (w[r] != 0.0) ? 1.0 : 0.0;                                                             \
+        }                                                                                                     \
+        sums[0] = FL_LANE_SUM(s, s_tail);                                                                     \
+        sums[1] = FL_LANE_SUM(ws, w_tail);                                                                    \
+        sums[2] = FL_LANE_SUM(nz, nz_tail);                                                                   \
+    }
+
+#define FL_LEVEL(ISA, ATTR)                                                                                    \
+    FL_ROW_FUNCTIONS(ISA, ATTR, float, f32)                                                                   \
+    FL_ROW_FUNCTIONS(ISA, ATTR, double, f64)                                                                  \
+    FL_REDUCE_ROWS(ISA, ATTR)                                                                                 \
+    static const fl_vtable fl_vtable_##ISA = {                                                                \
+        fl_rows_bce_probabilities_f32_##ISA, fl_rows_bce_logits_f32_##ISA,                                    \
+        fl_rows_squared_error_f32_##ISA, fl_rows_absolute_error_f32_##ISA,                                    \
+        fl_rows_bce_probabilities_f64_##ISA, fl_rows_bce_logits_f64_##ISA,                                    \
+        fl_rows_squared_error_f64_##ISA, fl_rows_absolute_error_f64_##ISA,                                    \
+        fl_log_sum_exp_f32_##ISA, fl_log_sum_exp_f64_##ISA,                                                   \
+        fl_row_cce_logits_f32_##ISA, fl_row_cce_probabilities_f32_##ISA,                                      \
+        fl_row_cce_logits_f64_##ISA, fl_row_cce_probabilities_f64_##ISA,                                      \
+        fl_reduce_rows_##ISA,                                                                                 \
+    };
+
+FL_LEVEL(baseline, )
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define FL_MULTI_ISA 1
+FL_LEVEL(x86_64_v3, __attribute__((target("arch=x86-64-v3"))))
+FL_LEVEL(x86_64_v4, __attribute__((target("arch=x86-64-v4"))))
+#else
+#define FL_MULTI_ISA 0
+#endif
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Dispatch: chosen once at import (fl_select_isa), read by every call.
+ * ------------------------------------------------------------------------------------------------------- */
+
+static fl_vtable fl_vt = {0};
+static const char* fl_isa_name = "unset";
+
+/* requested: NULL or "" = the best this CPU supports; "baseline", "x86-64-v3", "x86-64-v4" = that level,
+ * if the CPU supports it. Returns the name of the level in use, or NULL if the request cannot be honoured. */
+static const char* fl_select_isa(const char* requested)
+{
+    int want_auto = requested == NULL || requested[0] == '\0';
+#if FL_MULTI_ISA
+    __builtin_cpu_init();
+    int has_v4 = __builtin_cpu_supports("x86-64-v4");
+    int has_v3 = __builtin_cpu_supports("x86-64-v3");
+    if ((want_auto && has_v4) || (!want_auto && strcmp(requested, "x86-64-v4") == 0)) {
+        if (!has_v4) return NULL;
+        fl_vt = fl_vtable_x86_64_v4;
+        return fl_isa_name = "x86-64-v4";
+    }
+    if ((want_auto && has_v3) || (!want_auto && strcmp(requested, "x86-64-v3") == 0)) {
+        if (!has_v3) return NULL;
+        fl_vt = fl_vtable_x86_64_v3;
+        return fl_isa_name = "x86-64-v3";
+    }
+#endif
+    if (!want_auto && strcmp(requested, "baseline") != 0) return NULL;
+    fl_vt = fl_vtable_baseline;
+    return fl_isa_name = "baseline";
+}
+
+#endif

@@ -1,0 +1,98 @@
+"""The SIMD loops are compiled for several x86-64 levels and chosen at import; every level gives the same bits.
+
+A wheel runs on any x86-64 CPU, so the baseline (SSE2) loops are what an old machine gets. These tests run
+every loss through each level this CPU supports and require bit-identical totals and per-row outputs.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastloss
+from fastloss import _kernels
+
+LEVELS = ("baseline", "x86-64-v3", "x86-64-v4")
+
+
+def _supported_levels():
+    best = _kernels.isa()
+    supported = []
+    for level in LEVELS:
+        try:
+            _kernels.select_isa(level)
+        except ValueError:
+            continue
+        supported.append(level)
+    _kernels.select_isa(None)
+    assert _kernels.isa() == best
+    return supported
+
+
+def _workloads():
+    rng = np.random.default_rng(7)
+    n, t, k = 301, 3, 6
+    probs = rng.random((n, t, k))
+    probs[0, 0, :2] = (0.0, 1.0)  # clip bounds
+    targets = (rng.random((n, t, k)) > 0.5).astype(float)
+    logits = rng.normal(scale=8, size=(n, t, k))
+    onehot = np.eye(k)[rng.integers(0, k, (n, t))]
+    dist = probs / probs.sum(-1, keepdims=True)
+    labels = rng.integers(0, k, (n, t))
+    weights = rng.random(n)
+    mask = rng.random((n, t)) > 0.2
+    common = dict(sample_weight=weights, mask=mask)
+    return {
+        "bce": lambda dt, red: fastloss.binary_crossentropy(targets.astype(dt), probs.astype(dt), label_smoothing=0.1,
+                                                            reduction=red, **common),
+        "bce_logits": lambda dt, red: fastloss.binary_crossentropy(targets.astype(dt), logits.astype(dt),
+                                                                   from_logits=True, reduction=red, **common),
+        "cce": lambda dt, red: fastloss.categorical_crossentropy(onehot.astype(dt), dist.astype(dt), reduction=red,
+                                                                 **common),
+        "cce_logits": lambda dt, red: fastloss.categorical_crossentropy(onehot.astype(dt), logits.astype(dt),
+                                                                        from_logits=True, label_smoothing=0.2,
+                                                                        reduction=red, **common),
+        "scce_logits": lambda dt, red: fastloss.sparse_categorical_crossentropy(labels, logits.astype(dt),
+                                                                                from_logits=True, reduction=red,
+                                                                                **common),
+        "mse": lambda dt, red: fastloss.mean_squared_error(targets.astype(dt), logits.astype(dt), reduction=red,
+                                                           **common),
+        "mae": lambda dt, red: fastloss.mean_absolute_error(targets.astype(dt), logits.astype(dt), reduction=red,
+                                                            **common),
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(_workloads()))
+def test_every_isa_level_gives_the_same_bits(name, dtype):
+    levels = _supported_levels()
+    assert "baseline" in levels
+    run = _workloads()[name]
+    results = {}
+    try:
+        for level in levels:
+            _kernels.select_isa(level)
+            results[level] = (run(dtype, "totals"), run(dtype, "none"))
+    finally:
+        _kernels.select_isa(None)
+    reference_totals, reference_rows = results["baseline"]
+    for level, (totals, rows) in results.items():
+        assert totals == reference_totals, level
+        assert rows.tobytes() == reference_rows.tobytes(), level
+
+
+def test_unknown_level_is_refused_by_name():
+    with pytest.raises(ValueError, match="isa: unknown level 'sse9'"):
+        _kernels.select_isa("sse9")
+    assert _kernels.isa() in LEVELS
+
+
+def test_environment_variable_forces_the_baseline_at_import():
+    code = "import fastloss; print(fastloss.config()['isa'])"
+    env = dict(os.environ, FASTLOSS_ISA="baseline")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(fastloss.__file__)))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "baseline"
