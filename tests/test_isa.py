@@ -96,3 +96,24 @@ def test_environment_variable_forces_the_baseline_at_import():
                          cwd=os.path.dirname(os.path.dirname(fastloss.__file__)))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "baseline"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_hard_label_shortcut_gives_the_bits_of_the_two_log_formula(dtype):
+    # A chunk whose targets are all 0/1 takes one log per element; one soft target in a masked row sends the
+    # same chunk through the two-log formula. Included rows must not see the difference.
+    rng = np.random.default_rng(3)
+    y = (rng.random((500, 4)) > 0.5).astype(dtype)
+    p = rng.random((500, 4)).astype(dtype)
+    p[:3] = (0.0, 1.0, 0.5, 1e-12)  # both clip bounds
+    mask = np.ones(500, dtype=bool)
+    mask[17] = False
+    soft = y.copy()
+    soft[17] = 0.5
+    hard_rows = fastloss.binary_crossentropy(y, p, mask=mask, reduction="none")
+    soft_rows = fastloss.binary_crossentropy(soft, p, mask=mask, reduction="none")
+    assert hard_rows.tobytes() == soft_rows.tobytes()
+    assert fastloss.binary_crossentropy(y, p, mask=mask, reduction="totals") == \
+        fastloss.binary_crossentropy(soft, p, mask=mask, reduction="totals")
+    reference = fastloss.oracle.binary_crossentropy(y, p, mask=mask, reduction="none")
+    np.testing.assert_allclose(hard_rows, reference, rtol=1e-6 if dtype == np.float32 else 1e-12)
