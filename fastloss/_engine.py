@@ -143,11 +143,14 @@ def _mask(mask, rows_shape):
 # Evaluation
 # ----------------------------------------------------------------------------------------------------------
 
-def _clip_bounds(dtype):
+def _clip_bounds_in(dtype):
     # Keras clips in the working dtype: in float32, 1 - 1e-7 rounds to 1 - 2**-23, which is why a saturated
     # float32 prediction costs 15.94 and not 16.12.
     eps = 1e-7
     return float(dtype(eps)), float(dtype(1.0) - dtype(eps))
+
+
+_CLIP_BOUNDS = {dtype: _clip_bounds_in(dtype) for dtype in (np.float32, np.float64)}
 
 
 def evaluate(
@@ -206,7 +209,7 @@ def evaluate(
     block_rows = max(1, BLOCK_ELEMENTS // K)
     if n_rows * K < PARALLEL_MIN_ELEMENTS:
         threads = 1
-    lo, hi = _clip_bounds(dtype)
+    lo, hi = _CLIP_BOUNDS[dtype]
     kernel = getattr(_kernels, kernel_name)
     if sparse:
         ignore = None if ignore_class is None else int(ignore_class)
