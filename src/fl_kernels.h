@@ -130,6 +130,27 @@ FL_INLINE double fl_absolute_error_element(double y, double p)
 #define FL_LANE_SUM(ACC, TAIL)                                                                                \
     (((ACC[0] + ACC[1]) + (ACC[2] + ACC[3])) + ((ACC[4] + ACC[5]) + (ACC[6] + ACC[7]))) + TAIL
 
+/* RESULT = Σ_k TERM over k in [0, K), in the fixed lane order: TERM (an expression of k) is evaluated by a plain
+ * SIMD loop into an L1 buffer, chunk by chunk, and lane j adds the terms with k ≡ j (mod FL_LANES) in order.
+ * FL_CHUNK is a multiple of FL_LANES, so the grouping does not depend on the chunking either. */
+#define FL_SUM_TERMS(RESULT, K, TERM)                                                                          \
+    do {                                                                                                      \
+        double fl_buf_[FL_CHUNK], fl_acc_[FL_LANES] = {0.0}, fl_tail_ = 0.0;                                  \
+        for (ptrdiff_t fl_k0_ = 0; fl_k0_ < (K); fl_k0_ += FL_CHUNK) {                                        \
+            const ptrdiff_t fl_n_ = ((K) - fl_k0_ < FL_CHUNK) ? (K) - fl_k0_ : FL_CHUNK;                      \
+            const ptrdiff_t fl_n8_ = fl_n_ - fl_n_ % FL_LANES;                                                \
+            _Pragma("omp simd")                                                                               \
+            for (ptrdiff_t fl_i_ = 0; fl_i_ < fl_n_; fl_i_++) {                                               \
+                const ptrdiff_t k = fl_k0_ + fl_i_;                                                           \
+                fl_buf_[fl_i_] = (TERM);                                                                      \
+            }                                                                                                 \
+            for (ptrdiff_t fl_i_ = 0; fl_i_ < fl_n8_; fl_i_ += FL_LANES)                                     \
+                for (int fl_j_ = 0; fl_j_ < FL_LANES; fl_j_++) fl_acc_[fl_j_] += fl_buf_[fl_i_ + fl_j_];      \
+            for (ptrdiff_t fl_i_ = fl_n8_; fl_i_ < fl_n_; fl_i_++) fl_tail_ += fl_buf_[fl_i_];                \
+        }                                                                                                     \
+        RESULT = FL_LANE_SUM(fl_acc_, fl_tail_);                                                              \
+    } while (0)
+
 /* BCE on probabilities. With targets exactly 0 or 1 and no label smoothing, -(y·log p + (1-y)·log(1-p)) is
  * exactly -log(p) or -log(1-p): the other product is 0 times a finite negative log (p is clipped inside
  * (0, 1)), i.e. -0, and x + (-0) = x. So a chunk of hard targets takes one log per element instead of two and
@@ -185,10 +206,19 @@ FL_INLINE double fl_absolute_error_element(double y, double p)
                                                                                                               \
     ATTR static double fl_row_max_##TS##_##ISA(const T* restrict z, ptrdiff_t K)                              \
     {                                                                                                         \
-        /* The maximum is exact, so its evaluation order does not matter. */                                  \
+        /* The maximum is exact, so the lanes may take the elements in any grouping. */                       \
+        double mx[FL_LANES];                                                                                  \
         double m = z[0];                                                                                      \
-        _Pragma("omp simd reduction(max:m)")                                                                  \
-        for (ptrdiff_t k = 1; k < K; k++) m = (double)z[k] > m ? (double)z[k] : m;                            \
+        ptrdiff_t k = 0;                                                                                      \
+        for (int j = 0; j < FL_LANES; j++) mx[j] = m;                                                         \
+        for (; k + FL_LANES <= K; k += FL_LANES) {                                                            \
+            for (int j = 0; j < FL_LANES; j++) {                                                              \
+                double v = z[k + j];                                                                          \
+                mx[j] = v > mx[j] ? v : mx[j];                                                                \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (; k < K; k++) m = (double)z[k] > m ? (double)z[k] : m;                                           \
+        for (int j = 0; j < FL_LANES; j++) m = mx[j] > m ? mx[j] : m;                                         \
         return m;                                                                                             \
     }                                                                                                         \
                                                                                                               \
@@ -196,65 +226,36 @@ FL_INLINE double fl_absolute_error_element(double y, double p)
     {                                                                                                         \
         /* Shift by the maximum so exp never overflows; the largest term is 1, so the sum is >= 1. */         \
         const double m = fl_row_max_##TS##_##ISA(z, K);                                                       \
-        double acc[FL_LANES] = {0.0}, tail = 0.0;                                                             \
-        ptrdiff_t k = 0;                                                                                      \
-        for (; k + FL_LANES <= K; k += FL_LANES) {                                                            \
-            _Pragma("omp simd")                                                                               \
-            for (int j = 0; j < FL_LANES; j++) acc[j] += fl_exp((double)z[k + j] - m);                        \
-        }                                                                                                     \
-        for (; k < K; k++) tail += fl_exp((double)z[k] - m);                                                  \
-        return m + fl_log(FL_LANE_SUM(acc, tail));                                                            \
+        double total;                                                                                         \
+        FL_SUM_TERMS(total, K, fl_exp((double)z[k] - m));                                                     \
+        return m + fl_log(total);                                                                             \
     }                                                                                                         \
                                                                                                               \
     ATTR static double fl_row_cce_logits_##TS##_##ISA(const T* restrict y, const T* restrict z, ptrdiff_t K,  \
-                                                      const fl_params* prm, int* bad)                         \
+                                                      const fl_params* prm_in, int* bad)                      \
     {                                                                                                         \
+        const fl_params prm = *prm_in;                                                                        \
         const double lse = fl_log_sum_exp_##TS##_##ISA(z, K);                                                 \
-        double acc[FL_LANES] = {0.0}, tail = 0.0;                                                             \
-        ptrdiff_t k = 0;                                                                                      \
+        double total;                                                                                         \
         (void)bad;                                                                                            \
-        for (; k + FL_LANES <= K; k += FL_LANES) {                                                            \
-            _Pragma("omp simd")                                                                               \
-            for (int j = 0; j < FL_LANES; j++)                                                                \
-                acc[j] += ((double)y[k + j] * prm->keep + prm->offset) * (lse - (double)z[k + j]);            \
-        }                                                                                                     \
-        for (; k < K; k++) tail += ((double)y[k] * prm->keep + prm->offset) * (lse - (double)z[k]);           \
-        return FL_LANE_SUM(acc, tail);                                                                        \
+        FL_SUM_TERMS(total, K, ((double)y[k] * prm.keep + prm.offset) * (lse - (double)z[k]));                \
+        return total;                                                                                         \
     }                                                                                                         \
                                                                                                               \
     ATTR static double fl_row_cce_probabilities_##TS##_##ISA(const T* restrict y, const T* restrict p,        \
-                                                             ptrdiff_t K, const fl_params* prm, int* bad)      \
+                                                             ptrdiff_t K, const fl_params* prm_in, int* bad)  \
     {                                                                                                         \
         /* Keras renormalises the row (p / Σp) before clipping. */                                            \
-        double acc[FL_LANES] = {0.0}, tail = 0.0, total;                                                      \
+        const fl_params prm = *prm_in;                                                                        \
+        double total, loss;                                                                                   \
         int out_of_range = 0;                                                                                 \
-        ptrdiff_t k = 0;                                                                                      \
-        for (; k + FL_LANES <= K; k += FL_LANES) {                                                            \
-            _Pragma("omp simd reduction(|:out_of_range)")                                                     \
-            for (int j = 0; j < FL_LANES; j++) {                                                              \
-                double pk = p[k + j];                                                                         \
-                out_of_range |= (pk < 0.0) | (pk > 1.0);                                                      \
-                acc[j] += pk;                                                                                 \
-            }                                                                                                 \
-        }                                                                                                     \
-        for (; k < K; k++) {                                                                                  \
-            double pk = p[k];                                                                                 \
-            out_of_range |= (pk < 0.0) | (pk > 1.0);                                                          \
-            tail += pk;                                                                                       \
-        }                                                                                                     \
-        total = FL_LANE_SUM(acc, tail);                                                                       \
+        _Pragma("omp simd reduction(|:out_of_range)")                                                         \
+        for (ptrdiff_t k = 0; k < K; k++) out_of_range |= ((double)p[k] < 0.0) | ((double)p[k] > 1.0);        \
         *bad = out_of_range;                                                                                  \
-        memset(acc, 0, sizeof acc);                                                                           \
-        tail = 0.0;                                                                                           \
-        for (k = 0; k + FL_LANES <= K; k += FL_LANES) {                                                       \
-            _Pragma("omp simd")                                                                               \
-            for (int j = 0; j < FL_LANES; j++)                                                                \
-                acc[j] -= ((double)y[k + j] * prm->keep + prm->offset)                                        \
-                          * fl_log(fl_clip((double)p[k + j] / total, prm->lo, prm->hi));                      \
-        }                                                                                                     \
-        for (; k < K; k++)                                                                                    \
-            tail -= ((double)y[k] * prm->keep + prm->offset) * fl_log(fl_clip((double)p[k] / total, prm->lo, prm->hi)); \
-        return FL_LANE_SUM(acc, tail);                                                                        \
+        FL_SUM_TERMS(total, K, (double)p[k]);                                                                 \
+        FL_SUM_TERMS(loss, K, -(((double)y[k] * prm.keep + prm.offset)                                        \
+                               * fl_log(fl_clip((double)p[k] / total, prm.lo, prm.hi))));                     \
+        return loss;                                                                                          \
     }
 
 /* Totals of nr included rows with per-row weights w (or weight 1 when w is NULL): sums[0] = Σ w·l,
