@@ -1,6 +1,6 @@
 """fastloss's five core losses against Keras 3 (numpy backend), as Keras itself computes them.
 
-How each fastloss quantity maps to Keras 3 (../shared/SEMANTICS.md §3):
+How each fastloss quantity maps to Keras 3 (Keras 3.15 `keras/src/losses/loss.py`: Loss.__call__, reduce_weighted_values):
 
 * reduction "none"                    <-> ``keras.losses.<Class>(reduction="none")``: per-row ``l * sw``
 * reduction "sum_over_batch_size"     <-> Keras's default reduction (with a mask: divided by the valid count)
