@@ -50,6 +50,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._reductions import Totals, canonical_reduction, check_zero_division, divide
+from ._arrays import _to_numpy  # reading input is not the spec; the arithmetic below is
 from .class_weight import class_key, weight_value
 
 __all__ = [
@@ -67,19 +68,6 @@ EPSILON = 1e-7  # keras.backend.epsilon()
 # ---------------------------------------------------------------------------------------------------------
 # Input handling
 # ---------------------------------------------------------------------------------------------------------
-
-
-def _to_array(x, name):
-    """Any array-like (list, NumPy array, CPU torch tensor) as a NumPy array of bool, integers or floats."""
-    if hasattr(x, "detach") and hasattr(x, "cpu") and hasattr(x, "numpy"):  # a torch tensor
-        x = x.detach().cpu().numpy()
-    try:
-        a = np.asarray(x)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: cannot be read as an array ({exc})") from None
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a real numeric or boolean array, got dtype {a.dtype}")
-    return a
 
 
 def _compute_dtype(y_pred):
@@ -221,7 +209,7 @@ def _class_weight_of_rows(class_labels, class_weight, included):
             cw[class_labels == key] = value
         return cw, readable
 
-    table = _to_array(class_weight, "class_weight").astype(np.float64)
+    table = _to_numpy(class_weight, "class_weight").astype(np.float64)
     if table.ndim != 1 or table.size == 0:
         raise ValueError(
             f"class_weight: expected a dict or a non-empty 1-D array indexed by class, got shape {table.shape}"
@@ -404,8 +392,8 @@ def _evaluate(
         raise TypeError(f"ignore_class: expected None or an integer class, got {ignore_class!r}")
 
     # Rows.
-    y_pred = _to_array(y_pred, "y_pred")
-    y_true = _to_array(y_true, "y_true")
+    y_pred = _to_numpy(y_pred, "y_pred")
+    y_true = _to_numpy(y_true, "y_true")
     dtype = _compute_dtype(y_pred)
     lo, hi = _clip_bounds(dtype)
     pred = _prediction_rows(y_pred, one_d_is_column=kind in ("bce", "mse", "mae"))
@@ -420,14 +408,14 @@ def _evaluate(
     # Included rows: mask (nonzero = include) AND label != ignore_class.
     included = np.ones(rows, dtype=bool)
     if mask is not None:
-        m = _prefix_of_rows(_to_array(mask, "mask"), rows, "mask")
+        m = _prefix_of_rows(_to_numpy(mask, "mask"), rows, "mask")
         included = included & _broadcast_to_rows(m != 0, rows)
     if ignore_class is not None:
         included = included & (labels != ignore_class)
 
     # Effective weights, row-shaped, and the weight array Keras 2.2 would see.
     if sample_weight is not None:
-        sw = _prefix_of_rows(_to_array(sample_weight, "sample_weight").astype(np.float64), rows, "sample_weight")
+        sw = _prefix_of_rows(_to_numpy(sample_weight, "sample_weight").astype(np.float64), rows, "sample_weight")
         sample_weight_of_rows = _broadcast_to_rows(sw, rows)
     else:
         sw = None

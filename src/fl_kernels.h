@@ -98,6 +98,18 @@ FL_INLINE double fl_absolute_error_element(double y, double p)
  * The bodies, instantiated per ISA level and input type.
  * ------------------------------------------------------------------------------------------------------- */
 
+/* rows[r] = mean of the K element losses of row r: vectorised across rows, each row summed in k order, so the
+ * additions are those of the scalar row loop. */
+#define FL_ROW_MEANS(BUF, NR, K, ROWS)                                                                         \
+    do {                                                                                                      \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t fl_r_ = 0; fl_r_ < (NR); fl_r_++) {                                                    \
+            double fl_s_ = 0.0;                                                                               \
+            for (ptrdiff_t fl_k_ = 0; fl_k_ < (K); fl_k_++) fl_s_ += (BUF)[fl_r_ * (K) + fl_k_];              \
+            (ROWS)[fl_r_] = fl_s_ / (double)(K);                                                              \
+        }                                                                                                     \
+    } while (0)
+
 #define FL_ROWS_LOOP(ISA, ATTR, T, TS, NAME, CHECK, ELEMENT)                                                   \
     ATTR static int fl_rows_##NAME##_##TS##_##ISA(const T* restrict y, const T* restrict p, ptrdiff_t nr,     \
                                                   ptrdiff_t K, const fl_params* prm_in, double* restrict rows)\
@@ -115,15 +127,7 @@ FL_INLINE double fl_absolute_error_element(double y, double p)
             if (CHECK) bad |= (pk < 0.0) | (pk > 1.0);                                                        \
             dst[i] = ELEMENT;                                                                                 \
         }                                                                                                     \
-        if (K != 1) {                                                                                         \
-            /* Across rows, each row in k order: the same additions as the scalar row loop. */                \
-            _Pragma("omp simd")                                                                               \
-            for (ptrdiff_t r = 0; r < nr; r++) {                                                              \
-                double s = 0.0;                                                                               \
-                for (ptrdiff_t k = 0; k < K; k++) s += buf[r * K + k];                                        \
-                rows[r] = s / (double)K;                                                                      \
-            }                                                                                                 \
-        }                                                                                                     \
+        if (K != 1) FL_ROW_MEANS(buf, nr, K, rows);                                                           \
         return bad;                                                                                           \
     }
 
@@ -187,14 +191,7 @@ FL_INLINE double fl_absolute_error_element(double y, double p)
                 dst[i] = -fl_log((double)y[i] != 0.0 ? pc : 1.0 - pc);                                        \
             }                                                                                                 \
         }                                                                                                     \
-        if (K != 1) {                                                                                         \
-            _Pragma("omp simd")                                                                               \
-            for (ptrdiff_t r = 0; r < nr; r++) {                                                              \
-                double s = 0.0;                                                                               \
-                for (ptrdiff_t k = 0; k < K; k++) s += buf[r * K + k];                                        \
-                rows[r] = s / (double)K;                                                                      \
-            }                                                                                                 \
-        }                                                                                                     \
+        if (K != 1) FL_ROW_MEANS(buf, nr, K, rows);                                                           \
         return bad;                                                                                           \
     }
 
