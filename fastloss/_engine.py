@@ -163,6 +163,8 @@ def evaluate(
     probabilities: bool,
     smoothing: float = 0.0,
     smoothing_classes: int | None = None,
+    target_transform=None,
+    delta: float = 0.0,
     ignore_class=None,
     sample_weight=None,
     class_weight=None,
@@ -215,8 +217,12 @@ def evaluate(
         ignore = None if ignore_class is None else int(ignore_class)
         result = kernel(yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, ignore, lo, hi, block_rows, threads)
     else:
-        offset = smoothing / (smoothing_classes or K)
-        result = kernel(yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, lo, hi, smoothing, offset,
+        # Targets enter the element math as y * keep + offset: label smoothing, or hinge's {0, 1} -> {-1, 1}.
+        if target_transform is not None:
+            keep, offset = target_transform(yt, _included_rows(mask_arr, mask_inner, n_rows))
+        else:
+            keep, offset = 1.0 - smoothing, smoothing / (smoothing_classes or K)
+        result = kernel(yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, lo, hi, keep, offset, delta,
                         block_rows, threads)
     S, W, V, Z, cw_nonzero, error, error_row = result
     if error:
@@ -230,6 +236,13 @@ def evaluate(
     if reduction == "totals":
         return totals
     return totals.result(reduction, zero_division)
+
+
+def _included_rows(mask_arr, mask_inner, n_rows):
+    """A boolean per row (None when every row is included); for the rare rules that look at all targets."""
+    if mask_arr is None:
+        return None
+    return np.repeat(mask_arr.astype(bool), mask_inner)[:n_rows]
 
 
 # ----------------------------------------------------------------------------------------------------------

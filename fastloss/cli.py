@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import math
 import os
@@ -49,13 +50,17 @@ LOSS_ALIASES = {
     "mae": "mean_absolute_error",
 }
 
-_CROSSENTROPIES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy")
-#: Loss-specific options and the losses that take them (CONTRACT: the public signatures).
+#: Loss-specific options and their flags; which losses take one is read from the loss's own signature.
 _LOSS_OPTIONS = {
-    "from_logits": ("--from-logits", _CROSSENTROPIES),
-    "label_smoothing": ("--label-smoothing", ("binary_crossentropy", "categorical_crossentropy")),
-    "ignore_class": ("--ignore-class", ("sparse_categorical_crossentropy",)),
+    "from_logits": "--from-logits",
+    "label_smoothing": "--label-smoothing",
+    "ignore_class": "--ignore-class",
+    "delta": "--delta",
 }
+
+
+def _losses_taking(option: str) -> list:
+    return [name for name, fn in fastloss.LOSSES.items() if option in inspect.signature(fn).parameters]
 #: Losses whose 1-D y_pred is a single row (its axis 0 is the class axis, so it cannot be chunked).
 _CLASS_AXIS_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
 
@@ -272,10 +277,11 @@ class Job:
 def job_from_args(args) -> Job:
     loss = resolve_loss(args.loss)
     params = {}
-    for name, (flag, losses) in _LOSS_OPTIONS.items():
+    for name, flag in _LOSS_OPTIONS.items():
         value = getattr(args, name)
         if value is None or value is False:
             continue
+        losses = _losses_taking(name)
         if loss not in losses:
             raise CLIError(f"{flag}: not an option of {loss} (it applies to {', '.join(losses)})")
         params[name] = value
@@ -708,6 +714,7 @@ def _add_data_arguments(parser, required: bool) -> None:
                       help="label smoothing (binary/categorical crossentropy)")
     loss.add_argument("--ignore-class", metavar="C", type=int,
                       help="label excluded like a masked row (sparse categorical crossentropy)")
+    loss.add_argument("--delta", metavar="D", type=float, help="threshold of the huber loss (default 1.0)")
     run = parser.add_argument_group("evaluation")
     run.add_argument("--chunk-rows", metavar="N", type=_positive_int,
                      help=f"samples (along axis 0) per chunk; default: about {DEFAULT_CHUNK_ELEMENTS} "
@@ -778,7 +785,7 @@ def _check_explain_args(args) -> None:
                                      ("--sample-weight", "sample_weight"), ("--mask", "mask"),
                                      ("--class-weight", "class_weight"), ("--from-logits", "from_logits"),
                                      ("--label-smoothing", "label_smoothing"), ("--ignore-class", "ignore_class"),
-                                     ("--chunk-rows", "chunk_rows"))
+                                     ("--delta", "delta"), ("--chunk-rows", "chunk_rows"))
              if getattr(args, dest) is not None]
     if given:
         args.subparser.error(f"{', '.join(given)} given without --loss (run 'fastloss explain' alone for "

@@ -16,6 +16,8 @@ Common keyword arguments:
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._engine import evaluate
 from ._reductions import DEFAULT_ZERO_DIVISION
 
@@ -25,6 +27,13 @@ __all__ = [
     "sparse_categorical_crossentropy",
     "mean_squared_error",
     "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error",
+    "huber",
+    "log_cosh",
+    "poisson",
+    "hinge",
+    "squared_hinge",
     "LOSSES",
 ]
 
@@ -100,10 +109,97 @@ def mean_absolute_error(y_true, y_pred, *, sample_weight=None, class_weight=None
                     zero_division=zero_division, n_threads=n_threads)
 
 
+def _elementwise(kernel_name, y_true, y_pred, common, **kernel_options):
+    return evaluate(kernel_name, y_true, y_pred, sparse=False, elementwise=True, probabilities=False,
+                    **kernel_options, **common)
+
+
+def mean_absolute_percentage_error(y_true, y_pred, *, sample_weight=None, class_weight=None, mask=None,
+                                   reduction="sum_over_batch_size", zero_division=DEFAULT_ZERO_DIVISION,
+                                   n_threads=None):
+    """Keras's MAPE: mean over the last axis of 100·|y - p| / max(|y|, 1e-7) (a zero target gives a large value)."""
+    return _elementwise("absolute_percentage_error", y_true, y_pred, dict(
+        sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+        zero_division=zero_division, n_threads=n_threads))
+
+
+def mean_squared_logarithmic_error(y_true, y_pred, *, sample_weight=None, class_weight=None, mask=None,
+                                   reduction="sum_over_batch_size", zero_division=DEFAULT_ZERO_DIVISION,
+                                   n_threads=None):
+    """Keras's MSLE: mean of (log1p(max(p, 1e-7)) - log1p(max(y, 1e-7)))²; negatives are floored at 1e-7."""
+    return _elementwise("squared_logarithmic_error", y_true, y_pred, dict(
+        sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+        zero_division=zero_division, n_threads=n_threads))
+
+
+def _delta(delta) -> float:
+    try:
+        value = float(delta)
+    except (TypeError, ValueError):
+        raise TypeError(f"delta: expected a number, got {delta!r}") from None
+    if not (value >= 0.0 and value != float("inf")):
+        raise ValueError(f"delta: expected a finite number >= 0, got {delta!r}")
+    return value
+
+
+def huber(y_true, y_pred, *, delta=1.0, sample_weight=None, class_weight=None, mask=None,
+          reduction="sum_over_batch_size", zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
+    """Keras's Huber loss: with e = p - y, ½e² where |e| <= delta, else delta·|e| - ½delta²; mean over the row."""
+    return _elementwise("huber", y_true, y_pred, dict(
+        sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+        zero_division=zero_division, n_threads=n_threads), delta=_delta(delta))
+
+
+def log_cosh(y_true, y_pred, *, sample_weight=None, class_weight=None, mask=None,
+             reduction="sum_over_batch_size", zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
+    """Keras's log-cosh: mean of log(cosh(p - y)), computed as x + softplus(-2x) - log 2 (no overflow)."""
+    return _elementwise("log_cosh", y_true, y_pred, dict(
+        sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+        zero_division=zero_division, n_threads=n_threads))
+
+
+def poisson(y_true, y_pred, *, sample_weight=None, class_weight=None, mask=None,
+            reduction="sum_over_batch_size", zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
+    """Keras's Poisson loss: mean of p - y·log(p + 1e-7)."""
+    return _elementwise("poisson", y_true, y_pred, dict(
+        sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+        zero_division=zero_division, n_threads=n_threads))
+
+
+def _hinge_targets(y_true, included):
+    """Keras's rule: targets become ±1 (2y - 1) only if every target is 0 or 1; fastloss looks at included rows."""
+    targets = y_true if included is None else y_true[included]
+    binary = bool(np.all((targets == 0) | (targets == 1)))
+    return (2.0, -1.0) if binary else (1.0, 0.0)
+
+
+def hinge(y_true, y_pred, *, sample_weight=None, class_weight=None, mask=None,
+          reduction="sum_over_batch_size", zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
+    """Keras's hinge loss: mean of max(1 - y'·p, 0), with y' = 2y - 1 when all targets are 0/1, else y' = y."""
+    return _elementwise("hinge", y_true, y_pred, dict(
+        sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+        zero_division=zero_division, n_threads=n_threads), target_transform=_hinge_targets)
+
+
+def squared_hinge(y_true, y_pred, *, sample_weight=None, class_weight=None, mask=None,
+                  reduction="sum_over_batch_size", zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
+    """Keras's squared hinge: mean of max(1 - y'·p, 0)², with hinge's target rule."""
+    return _elementwise("squared_hinge", y_true, y_pred, dict(
+        sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+        zero_division=zero_division, n_threads=n_threads), target_transform=_hinge_targets)
+
+
 LOSSES = {
     "binary_crossentropy": binary_crossentropy,
     "categorical_crossentropy": categorical_crossentropy,
     "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
     "mean_squared_error": mean_squared_error,
     "mean_absolute_error": mean_absolute_error,
+    "mean_absolute_percentage_error": mean_absolute_percentage_error,
+    "mean_squared_logarithmic_error": mean_squared_logarithmic_error,
+    "huber": huber,
+    "log_cosh": log_cosh,
+    "poisson": poisson,
+    "hinge": hinge,
+    "squared_hinge": squared_hinge,
 }

@@ -35,8 +35,9 @@
 typedef struct {
     double lo;       /* probability clip bounds, taken in the input dtype by the caller */
     double hi;
-    double keep;     /* label smoothing: y_s = y * keep + offset */
+    double keep;     /* target transform y' = y * keep + offset: label smoothing, hinge's {0,1} -> {-1,1} */
     double offset;
+    double delta;    /* huber's threshold */
 } fl_params;
 
 typedef int (*fl_rows_f32_fn)(const float*, const float*, ptrdiff_t, ptrdiff_t, const fl_params*, double*);
@@ -46,9 +47,21 @@ typedef double (*fl_lse_f64_fn)(const double*, ptrdiff_t);
 typedef double (*fl_row_f32_fn)(const float*, const float*, ptrdiff_t, const fl_params*, int*);
 typedef double (*fl_row_f64_fn)(const double*, const double*, ptrdiff_t, const fl_params*, int*);
 
+/* The losses whose row value is the mean over the row of an element loss fl_<name>_element(y, p, prm).
+ * X(ISA, ATTR, NAME) is expanded for each name: table fields, loop bodies, table entries. _kernels.pyx.tp lists
+ * the same names (its KERNELS table). */
+#define FL_ELEMENTWISE(X, ISA, ATTR)                                                                           \
+    X(ISA, ATTR, bce_logits) X(ISA, ATTR, squared_error) X(ISA, ATTR, absolute_error)                         \
+    X(ISA, ATTR, absolute_percentage_error) X(ISA, ATTR, squared_logarithmic_error) X(ISA, ATTR, huber)       \
+    X(ISA, ATTR, log_cosh) X(ISA, ATTR, poisson) X(ISA, ATTR, hinge) X(ISA, ATTR, squared_hinge)
+
+#define FL_TABLE_FIELDS(ISA, ATTR, NAME) fl_rows_f32_fn NAME##_f32; fl_rows_f64_fn NAME##_f64;
+#define FL_TABLE_ENTRIES(ISA, ATTR, NAME) .NAME##_f32 = fl_rows_##NAME##_f32_##ISA, .NAME##_f64 = fl_rows_##NAME##_f64_##ISA,
+
 typedef struct {
-    fl_rows_f32_fn bce_probabilities_f32, bce_logits_f32, squared_error_f32, absolute_error_f32;
-    fl_rows_f64_fn bce_probabilities_f64, bce_logits_f64, squared_error_f64, absolute_error_f64;
+    fl_rows_f32_fn bce_probabilities_f32;
+    fl_rows_f64_fn bce_probabilities_f64;
+    FL_ELEMENTWISE(FL_TABLE_FIELDS, _, _)
     fl_lse_f32_fn log_sum_exp_f32;
     fl_lse_f64_fn log_sum_exp_f64;
     fl_row_f32_fn cce_logits_f32, cce_probabilities_f32;
@@ -67,14 +80,14 @@ FL_INLINE double fl_clip(double p, double lo, double hi)
     return p > hi ? hi : p;
 }
 
-FL_INLINE double fl_bce_probability_element(double y, double p, const fl_params* prm)
+FL_INLINE double fl_bce_probabilities_element(double y, double p, const fl_params* prm)
 {
     double ys = y * prm->keep + prm->offset;
     double pc = fl_clip(p, prm->lo, prm->hi);
     return -(ys * fl_log(pc) + (1.0 - ys) * fl_log(1.0 - pc));
 }
 
-FL_INLINE double fl_bce_logit_element(double y, double z, const fl_params* prm)
+FL_INLINE double fl_bce_logits_element(double y, double z, const fl_params* prm)
 {
     /* -[y log σ(z) + (1-y) log(1-σ(z))] = max(z, 0) - z·y + log1p(exp(-|z|)): exp never overflows, and the
      * log1p form keeps full precision when exp(-|z|) is tiny. */
@@ -82,16 +95,67 @@ FL_INLINE double fl_bce_logit_element(double y, double z, const fl_params* prm)
     return (z > 0.0 ? z : 0.0) - z * ys + fl_softplus_neg_abs(z);
 }
 
-FL_INLINE double fl_squared_error_element(double y, double p)
+FL_INLINE double fl_squared_error_element(double y, double p, const fl_params* prm)
 {
     double e = y - p;
+    (void)prm;
     return e * e;
 }
 
-FL_INLINE double fl_absolute_error_element(double y, double p)
+FL_INLINE double fl_absolute_error_element(double y, double p, const fl_params* prm)
 {
     double e = y - p;
+    (void)prm;
     return e < 0.0 ? -e : e;
+}
+
+/* Below, "x < eps ? eps : x" and "m < 0 ? 0 : m" keep NaN as NaN, as np.maximum does in Keras. eps = prm->lo is
+ * Keras's epsilon rounded to the input dtype. */
+
+FL_INLINE double fl_absolute_percentage_error_element(double y, double p, const fl_params* prm)
+{
+    double ay = y < 0.0 ? -y : y, e = y - p;
+    ay = ay < prm->lo ? prm->lo : ay;
+    return 100.0 * (e < 0.0 ? -e : e) / ay;
+}
+
+FL_INLINE double fl_squared_logarithmic_error_element(double y, double p, const fl_params* prm)
+{
+    double pc = p < prm->lo ? prm->lo : p, yc = y < prm->lo ? prm->lo : y;
+    double d = fl_log1p_small(pc) - fl_log1p_small(yc);
+    return d * d;
+}
+
+FL_INLINE double fl_huber_element(double y, double p, const fl_params* prm)
+{
+    double e = p - y, a = e < 0.0 ? -e : e;
+    return a <= prm->delta ? 0.5 * (e * e) : prm->delta * a - 0.5 * (prm->delta * prm->delta);
+}
+
+FL_INLINE double fl_log_cosh_element(double y, double p, const fl_params* prm)
+{
+    /* log(cosh(x)) = x + softplus(-2x) - log 2, with softplus(t) = max(t, 0) + log1p(exp(-|t|)): no overflow
+     * for any finite x. */
+    double x = p - y, t = -2.0 * x;
+    (void)prm;
+    return (x + ((t > 0.0 ? t : 0.0) + fl_softplus_neg_abs(t))) - 0.6931471805599453;
+}
+
+FL_INLINE double fl_poisson_element(double y, double p, const fl_params* prm)
+{
+    return p - y * fl_log(p + prm->lo);
+}
+
+FL_INLINE double fl_hinge_element(double y, double p, const fl_params* prm)
+{
+    double m = 1.0 - (y * prm->keep + prm->offset) * p;
+    return m < 0.0 ? 0.0 : m;
+}
+
+FL_INLINE double fl_squared_hinge_element(double y, double p, const fl_params* prm)
+{
+    double h = fl_hinge_element(y, p, prm);
+    return h * h;
 }
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -110,7 +174,7 @@ FL_INLINE double fl_absolute_error_element(double y, double p)
         }                                                                                                     \
     } while (0)
 
-#define FL_ROWS_LOOP(ISA, ATTR, T, TS, NAME, CHECK, ELEMENT)                                                   \
+#define FL_ROWS_LOOP(ISA, ATTR, T, TS, NAME)                                                   \
     ATTR static int fl_rows_##NAME##_##TS##_##ISA(const T* restrict y, const T* restrict p, ptrdiff_t nr,     \
                                                   ptrdiff_t K, const fl_params* prm_in, double* restrict rows)\
     {                                                                                                         \
@@ -119,17 +183,14 @@ FL_INLINE double fl_absolute_error_element(double y, double p)
         double buf[FL_CHUNK];                                                                                 \
         const ptrdiff_t n = nr * K;                                                                           \
         double* restrict dst = (K == 1) ? rows : buf;                                                        \
-        int bad = 0;                                                                                          \
-        (void)prm;                                                                                            \
-        _Pragma("omp simd reduction(|:bad)")                                                                  \
-        for (ptrdiff_t i = 0; i < n; i++) {                                                                   \
-            double pk = p[i], yk = y[i];                                                                      \
-            if (CHECK) bad |= (pk < 0.0) | (pk > 1.0);                                                        \
-            dst[i] = ELEMENT;                                                                                 \
-        }                                                                                                     \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) dst[i] = fl_##NAME##_element(y[i], p[i], prm);                      \
         if (K != 1) FL_ROW_MEANS(buf, nr, K, rows);                                                           \
-        return bad;                                                                                           \
+        return 0;                                                                                             \
     }
+
+#define FL_LOOP_f32(ISA, ATTR, NAME) FL_ROWS_LOOP(ISA, ATTR, float, f32, NAME)
+#define FL_LOOP_f64(ISA, ATTR, NAME) FL_ROWS_LOOP(ISA, ATTR, double, f64, NAME)
 
 #define FL_LANE_SUM(ACC, TAIL)                                                                                \
     (((ACC[0] + ACC[1]) + (ACC[2] + ACC[3])) + ((ACC[4] + ACC[5]) + (ACC[6] + ACC[7]))) + TAIL
@@ -180,7 +241,7 @@ FL_INLINE double fl_absolute_error_element(double y, double p)
             for (ptrdiff_t i = 0; i < n; i++) {                                                               \
                 double pk = p[i];                                                                             \
                 bad |= (pk < 0.0) | (pk > 1.0);                                                               \
-                dst[i] = fl_bce_probability_element(y[i], pk, prm);                                           \
+                dst[i] = fl_bce_probabilities_element(y[i], pk, prm);                                           \
             }                                                                                                 \
         } else {                                                                                              \
             _Pragma("omp simd reduction(|:bad)")                                                              \
@@ -197,9 +258,7 @@ FL_INLINE double fl_absolute_error_element(double y, double p)
 
 #define FL_ROW_FUNCTIONS(ISA, ATTR, T, TS)                                                                     \
     FL_BCE_PROBABILITIES_ROWS(ISA, ATTR, T, TS)                                                               \
-    FL_ROWS_LOOP(ISA, ATTR, T, TS, bce_logits, 0, fl_bce_logit_element(yk, pk, prm))                          \
-    FL_ROWS_LOOP(ISA, ATTR, T, TS, squared_error, 0, fl_squared_error_element(yk, pk))                        \
-    FL_ROWS_LOOP(ISA, ATTR, T, TS, absolute_error, 0, fl_absolute_error_element(yk, pk))                      \
+    FL_ELEMENTWISE(FL_LOOP_##TS, ISA, ATTR)                                                                   \
                                                                                                               \
     ATTR static double fl_row_max_##TS##_##ISA(const T* restrict z, ptrdiff_t K)                              \
     {                                                                                                         \
@@ -298,14 +357,16 @@ FL_INLINE double fl_absolute_error_element(double y, double p)
     FL_ROW_FUNCTIONS(ISA, ATTR, double, f64)                                                                  \
     FL_REDUCE_ROWS(ISA, ATTR)                                                                                 \
     static const fl_vtable fl_vtable_##ISA = {                                                                \
-        fl_rows_bce_probabilities_f32_##ISA, fl_rows_bce_logits_f32_##ISA,                                    \
-        fl_rows_squared_error_f32_##ISA, fl_rows_absolute_error_f32_##ISA,                                    \
-        fl_rows_bce_probabilities_f64_##ISA, fl_rows_bce_logits_f64_##ISA,                                    \
-        fl_rows_squared_error_f64_##ISA, fl_rows_absolute_error_f64_##ISA,                                    \
-        fl_log_sum_exp_f32_##ISA, fl_log_sum_exp_f64_##ISA,                                                   \
-        fl_row_cce_logits_f32_##ISA, fl_row_cce_probabilities_f32_##ISA,                                      \
-        fl_row_cce_logits_f64_##ISA, fl_row_cce_probabilities_f64_##ISA,                                      \
-        fl_reduce_rows_##ISA,                                                                                 \
+        .bce_probabilities_f32 = fl_rows_bce_probabilities_f32_##ISA,                                         \
+        .bce_probabilities_f64 = fl_rows_bce_probabilities_f64_##ISA,                                         \
+        FL_ELEMENTWISE(FL_TABLE_ENTRIES, ISA, _)                                                              \
+        .log_sum_exp_f32 = fl_log_sum_exp_f32_##ISA,                                                          \
+        .log_sum_exp_f64 = fl_log_sum_exp_f64_##ISA,                                                          \
+        .cce_logits_f32 = fl_row_cce_logits_f32_##ISA,                                                        \
+        .cce_probabilities_f32 = fl_row_cce_probabilities_f32_##ISA,                                          \
+        .cce_logits_f64 = fl_row_cce_logits_f64_##ISA,                                                        \
+        .cce_probabilities_f64 = fl_row_cce_probabilities_f64_##ISA,                                          \
+        .reduce_rows = fl_reduce_rows_##ISA,                                                                  \
     };
 
 FL_LEVEL(baseline, )

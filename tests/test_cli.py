@@ -414,7 +414,7 @@ def error_cases(d):
                                    ["y_true", f"({N}, {T}, 3)", f"({N}, {T}, {K})"]),
         "sample_weight length": (["--loss", "cce", *good, "--sample-weight", d / "short.npy"],
                                  ["sample_weight", f"({N - 1},)"]),
-        "unknown loss": (["--loss", "hinge", *good], ["--loss", "hinge"]),
+        "unknown loss": (["--loss", "no_such_loss", *good], ["--loss", "no_such_loss"]),
         "option of another loss": (["--loss", "mse", *good, "--from-logits"], ["--from-logits"]),
         "bad probability in a later chunk": (["--loss", "cce", "--y-true", d / "onehot.npy", "--y-pred",
                                               d / "probs_bad.npy", "--chunk-rows", 100],
