@@ -133,6 +133,8 @@ def mean_squared_logarithmic_error(y_true, y_pred, *, sample_weight=None, class_
 
 
 def _delta(delta) -> float:
+    if isinstance(delta, (str, bytes, bool)):
+        raise TypeError(f"delta: expected a number, got {delta!r}")
     try:
         value = float(delta)
     except (TypeError, ValueError):

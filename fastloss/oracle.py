@@ -8,14 +8,16 @@ should say). Nothing here is fast or clever; ``n_threads`` is accepted and ignor
 The recipe, the same for every loss
 -----------------------------------
 1. **Rows.** ``y_pred`` has shape ``(d0, ..., dk, K)``. Each of the ``R = d0·…·dk`` positions is a *row* of
-   ``K`` values. binary_crossentropy, mean_squared_error and mean_absolute_error read a 1-D ``y_pred`` of shape
-   ``(N,)`` as ``(N, 1)``; the two categorical losses read it as one row of ``K`` classes.
+   ``K`` values. binary_crossentropy and the elementwise losses (mean_squared_error, mean_absolute_error,
+   mean_absolute_percentage_error, mean_squared_logarithmic_error, huber, log_cosh, poisson, hinge,
+   squared_hinge) read a 1-D ``y_pred`` of shape ``(N,)`` as ``(N, 1)``; the two categorical losses read it as
+   one row of ``K`` classes.
 2. **Included rows.** ``mask`` (a leading prefix of the row shape, nonzero = include) and, for
    sparse_categorical_crossentropy, ``ignore_class`` decide which rows count. Excluded rows are *selected away*
    with boolean indexing before any arithmetic touches them, so NaN or inf in an excluded row changes nothing.
 3. **Per-row loss** ``l_r`` from the row's ``K`` values (the formulas are in each function's docstring), in
-   float64. Only the probability clip bounds depend on the input dtype:
-   ``lo = dtype(1e-7)``, ``hi = dtype(1 - 1e-7)``, taken in the compute dtype and then used as float64.
+   float64. Only the probability clip bounds and ``ε`` depend on the input dtype:
+   ``lo = ε = dtype(1e-7)``, ``hi = dtype(1 - 1e-7)``, taken in the compute dtype and then used as float64.
 4. **Effective weight** ``w_r = sample_weight[sample of r] · class_weight[label_r]`` (each factor 1 when absent).
 5. **Reduction**, computed directly from the arrays of included rows (``Σ`` runs over included rows):
 
@@ -59,6 +61,13 @@ __all__ = [
     "sparse_categorical_crossentropy",
     "mean_squared_error",
     "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error",
+    "huber",
+    "log_cosh",
+    "poisson",
+    "hinge",
+    "squared_hinge",
     "LOSSES",
 ]
 
@@ -282,6 +291,66 @@ def _absolute_error_rows(y, p):
     return np.mean(np.abs(y - p), axis=-1)
 
 
+def _absolute_percentage_error_rows(y, p, eps):
+    return np.mean(100.0 * np.abs(y - p) / np.maximum(np.abs(y), eps), axis=-1)
+
+
+def _squared_logarithmic_error_rows(y, p, eps):
+    # np.maximum, not np.fmax: a NaN propagates instead of becoming eps
+    return np.mean((np.log1p(np.maximum(p, eps)) - np.log1p(np.maximum(y, eps))) ** 2, axis=-1)
+
+
+def _huber_rows(y, p, delta):
+    e = p - y
+    a = np.abs(e)
+    quadratic = 0.5 * e**2
+    linear = delta * a - 0.5 * delta**2
+    return np.mean(np.where(a <= delta, quadratic, linear), axis=-1)  # NaN: a <= delta is False, linear is NaN
+
+
+def _softplus(t):
+    """log(1 + exp(t)) without overflow: max(t, 0) + log1p(exp(-|t|))."""
+    return np.maximum(t, 0) + np.log1p(np.exp(-np.abs(t)))
+
+
+def _log_cosh_rows(y, p):
+    x = p - y
+    return np.mean(x + _softplus(-2.0 * x) - math.log(2.0), axis=-1)  # log(cosh x) = x + log(1 + e^-2x) - log 2
+
+
+def _poisson_rows(y, p, eps):
+    return np.mean(p - y * np.log(p + eps), axis=-1)
+
+
+def _hinge_targets(target, included):
+    """Keras's batch rule (``convert_binary_labels_to_hinge``), read over the included rows: if every target of
+    every included row is 0 or 1, the labels become ``2y - 1`` in {-1, 1}; otherwise they are used as given (a
+    mixed {0, 1, -1} array keeps its 0s). NaN is neither 0 nor 1. Keras reads the whole batch, masked positions
+    too; fastloss does not, so that an excluded row (padding -1, NaN) never changes the result."""
+    kept = target[included]
+    if np.all((kept == 0) | (kept == 1)):
+        return 2.0 * target - 1.0
+    return target
+
+
+def _hinge_rows(y, p):
+    return np.mean(np.maximum(1.0 - y * p, 0.0), axis=-1)
+
+
+def _squared_hinge_rows(y, p):
+    return np.mean(np.maximum(1.0 - y * p, 0.0) ** 2, axis=-1)
+
+
+def _check_delta(delta):
+    """Huber's delta: a real number >= 0 (bool and strings are not numbers here)."""
+    if isinstance(delta, (bool, np.bool_, str, bytes)) or not isinstance(delta, numbers.Real):
+        raise TypeError(f"delta: expected a finite number >= 0, got {delta!r}")
+    value = float(delta)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"delta: expected a finite number >= 0, got {delta!r}")
+    return value
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Reductions, each computed directly from the arrays
 # ---------------------------------------------------------------------------------------------------------
@@ -368,15 +437,19 @@ def _reduce(losses, included, weights, legacy_weight_array, dtype, reduction, ze
 # The shared driver
 # ---------------------------------------------------------------------------------------------------------
 
+# Losses computed value by value and averaged over the last axis; a 1-D y_pred is N rows of one value.
+ELEMENTWISE_KINDS = ("mse", "mae", "mape", "msle", "huber", "log_cosh", "poisson", "hinge", "squared_hinge")
+
 
 def _evaluate(
     y_true,
     y_pred,
     *,
-    kind,  # "bce", "cce", "scce", "mse" or "mae"
+    kind,  # "bce", "cce", "scce", or an elementwise kind: one of ELEMENTWISE_KINDS
     from_logits=False,
     label_smoothing=0.0,
     ignore_class=None,
+    delta=1.0,
     sample_weight=None,
     class_weight=None,
     mask=None,
@@ -390,20 +463,23 @@ def _evaluate(
     alpha = float(label_smoothing)
     if ignore_class is not None and (isinstance(ignore_class, bool) or not isinstance(ignore_class, numbers.Integral)):
         raise TypeError(f"ignore_class: expected None or an integer class, got {ignore_class!r}")
+    if kind == "huber":
+        delta = _check_delta(delta)
 
     # Rows.
     y_pred = _to_numpy(y_pred, "y_pred")
     y_true = _to_numpy(y_true, "y_true")
     dtype = _compute_dtype(y_pred)
     lo, hi = _clip_bounds(dtype)
-    pred = _prediction_rows(y_pred, one_d_is_column=kind in ("bce", "mse", "mae"))
+    eps = lo  # keras.backend.epsilon() in the compute dtype, as a float64
+    pred = _prediction_rows(y_pred, one_d_is_column=kind == "bce" or kind in ELEMENTWISE_KINDS)
     rows, K = pred.shape[:-1], pred.shape[-1]
     if sparse:
         labels = _sparse_targets(y_true, rows, y_pred)
         class_labels = labels.astype(np.float64)
     else:
         target = _dense_targets(y_true, y_pred, pred, dtype)
-        class_labels = _dense_class_labels(target)
+        class_labels = _dense_class_labels(target)  # from y_true as given (before hinge's 2y - 1)
 
     # Included rows: mask (nonzero = include) AND label != ignore_class.
     included = np.ones(rows, dtype=bool)
@@ -412,6 +488,8 @@ def _evaluate(
         included = included & _broadcast_to_rows(m != 0, rows)
     if ignore_class is not None:
         included = included & (labels != ignore_class)
+    if kind in ("hinge", "squared_hinge"):
+        target = _hinge_targets(target, included)
 
     # Effective weights, row-shaped, and the weight array Keras 2.2 would see.
     if sample_weight is not None:
@@ -447,8 +525,23 @@ def _evaluate(
             l = _scce_rows(labels[included].astype(np.int64), p, lo, hi, from_logits)
         elif kind == "mse":
             l = _squared_error_rows(target[included], p)
-        else:
+        elif kind == "mae":
             l = _absolute_error_rows(target[included], p)
+        elif kind == "mape":
+            l = _absolute_percentage_error_rows(target[included], p, eps)
+        elif kind == "msle":
+            l = _squared_logarithmic_error_rows(target[included], p, eps)
+        elif kind == "huber":
+            l = _huber_rows(target[included], p, delta)
+        elif kind == "log_cosh":
+            l = _log_cosh_rows(target[included], p)
+        elif kind == "poisson":
+            l = _poisson_rows(target[included], p, eps)
+        elif kind == "hinge":
+            l = _hinge_rows(target[included], p)
+        else:
+            assert kind == "squared_hinge", kind
+            l = _squared_hinge_rows(target[included], p)
     losses = np.zeros(rows)
     losses[included] = l
 
@@ -584,8 +677,155 @@ def mean_absolute_error(
     )
 
 
+def mean_absolute_percentage_error(
+    y_true,
+    y_pred,
+    *,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+    n_threads=None,
+):
+    """Mean absolute percentage error per row: ``l = mean_k 100·|y - p| / max(|y|, ε)``.
+
+    ``ε = dtype(1e-7)`` in the compute dtype. A zero target is not an error: it gives ``100·|p| / ε``.
+    """
+    return _evaluate(
+        y_true, y_pred, kind="mape", sample_weight=sample_weight, class_weight=class_weight, mask=mask,
+        reduction=reduction, zero_division=zero_division,
+    )
+
+
+def mean_squared_logarithmic_error(
+    y_true,
+    y_pred,
+    *,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+    n_threads=None,
+):
+    """Mean squared logarithmic error per row: ``l = mean_k (log1p(max(p, ε)) - log1p(max(y, ε)))²``.
+
+    Values below ``ε = dtype(1e-7)`` (negatives included) are floored at ε; NaN propagates.
+    """
+    return _evaluate(
+        y_true, y_pred, kind="msle", sample_weight=sample_weight, class_weight=class_weight, mask=mask,
+        reduction=reduction, zero_division=zero_division,
+    )
+
+
+def huber(
+    y_true,
+    y_pred,
+    *,
+    delta=1.0,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+    n_threads=None,
+):
+    """Huber loss per row, with ``e = p - y``: ``h = ½e²`` if ``|e| <= δ``, else ``δ·|e| - ½δ²``;
+    ``l = mean_k h``.
+
+    ``delta`` (δ) is a finite number >= 0 (ValueError otherwise; TypeError for a non-number), used as float64.
+    """
+    return _evaluate(
+        y_true, y_pred, kind="huber", delta=delta, sample_weight=sample_weight, class_weight=class_weight,
+        mask=mask, reduction=reduction, zero_division=zero_division,
+    )
+
+
+def log_cosh(
+    y_true,
+    y_pred,
+    *,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+    n_threads=None,
+):
+    """log(cosh(x)) per value, ``x = p - y``, in Keras's overflow-free form:
+    ``l = mean_k (x + softplus(-2x) - log 2)`` with ``softplus(t) = max(t, 0) + log1p(exp(-|t|))``.
+    """
+    return _evaluate(
+        y_true, y_pred, kind="log_cosh", sample_weight=sample_weight, class_weight=class_weight, mask=mask,
+        reduction=reduction, zero_division=zero_division,
+    )
+
+
+def poisson(
+    y_true,
+    y_pred,
+    *,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+    n_threads=None,
+):
+    """Poisson loss per row: ``l = mean_k (p - y·log(p + ε))``, ``ε = dtype(1e-7)``.
+
+    No clipping: ``p < -ε`` gives NaN (log of a negative number), as in Keras.
+    """
+    return _evaluate(
+        y_true, y_pred, kind="poisson", sample_weight=sample_weight, class_weight=class_weight, mask=mask,
+        reduction=reduction, zero_division=zero_division,
+    )
+
+
+def hinge(
+    y_true,
+    y_pred,
+    *,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+    n_threads=None,
+):
+    """Hinge loss per row: ``l = mean_k max(1 - y'·p, 0)``.
+
+    Keras's batch rule: ``y' = 2y - 1`` if every value of the whole y_true array (excluded rows included) is 0
+    or 1, else ``y' = y``. The class of a row (for class_weight) is read from y_true as given.
+    """
+    return _evaluate(
+        y_true, y_pred, kind="hinge", sample_weight=sample_weight, class_weight=class_weight, mask=mask,
+        reduction=reduction, zero_division=zero_division,
+    )
+
+
+def squared_hinge(
+    y_true,
+    y_pred,
+    *,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+    n_threads=None,
+):
+    """Squared hinge loss per row: ``l = mean_k max(1 - y'·p, 0)²``, with hinge's ``y'`` (batch rule)."""
+    return _evaluate(
+        y_true, y_pred, kind="squared_hinge", sample_weight=sample_weight, class_weight=class_weight, mask=mask,
+        reduction=reduction, zero_division=zero_division,
+    )
+
+
 for _f in (binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, mean_squared_error,
-           mean_absolute_error):
+           mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error, huber, log_cosh,
+           poisson, hinge, squared_hinge):
     if _f.__doc__:  # None under python -OO
         _f.__doc__ += _COMMON_DOC
 del _f
@@ -596,4 +836,11 @@ LOSSES = {
     "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
     "mean_squared_error": mean_squared_error,
     "mean_absolute_error": mean_absolute_error,
+    "mean_absolute_percentage_error": mean_absolute_percentage_error,
+    "mean_squared_logarithmic_error": mean_squared_logarithmic_error,
+    "huber": huber,
+    "log_cosh": log_cosh,
+    "poisson": poisson,
+    "hinge": hinge,
+    "squared_hinge": squared_hinge,
 }
