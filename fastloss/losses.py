@@ -16,6 +16,8 @@ Common keyword arguments:
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ._engine import evaluate
@@ -34,6 +36,9 @@ __all__ = [
     "poisson",
     "hinge",
     "squared_hinge",
+    "kl_divergence",
+    "categorical_hinge",
+    "cosine_similarity",
     "LOSSES",
 ]
 
@@ -191,6 +196,43 @@ def squared_hinge(y_true, y_pred, *, sample_weight=None, class_weight=None, mask
         zero_division=zero_division, n_threads=n_threads), target_transform=_hinge_targets)
 
 
+def _row_loss(kernel_name, y_true, y_pred, common):
+    # Losses of a whole row (a 1-D y_pred is one row, as for the categorical crossentropy).
+    return evaluate(kernel_name, y_true, y_pred, sparse=False, elementwise=False, probabilities=False, **common)
+
+
+def kl_divergence(y_true, y_pred, *, sample_weight=None, class_weight=None, mask=None,
+                  reduction="sum_over_batch_size", zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
+    """Keras's KL divergence over the last axis: Σ ỹ·log(ỹ / p̃), both sides clipped to [1e-7, 1]."""
+    return _row_loss("kl_divergence", y_true, y_pred, dict(
+        sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+        zero_division=zero_division, n_threads=n_threads))
+
+
+def categorical_hinge(y_true, y_pred, *, sample_weight=None, class_weight=None, mask=None,
+                      reduction="sum_over_batch_size", zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
+    """Keras's categorical hinge: max(max_k (1 - y)·p - Σ_k y·p + 1, 0)."""
+    return _row_loss("categorical_hinge", y_true, y_pred, dict(
+        sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+        zero_division=zero_division, n_threads=n_threads))
+
+
+def cosine_similarity(y_true, y_pred, *, axis=-1, sample_weight=None, class_weight=None, mask=None,
+                      reduction="sum_over_batch_size", zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
+    """Keras's cosine similarity loss, -Σ ŷ·p̂ with x̂ = x·min(1/||x||, 1/1e-7): -1 for the same direction.
+
+    Only the last axis is supported (``axis=-1``); move another axis last first (``np.moveaxis``).
+    """
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"axis: expected an integer, got {axis!r}")
+    ndim = np.ndim(y_pred)
+    if axis not in (-1, ndim - 1):
+        raise ValueError(f"axis: only the last axis (-1) is supported, got {axis} for y_pred with {ndim} axes")
+    return _row_loss("cosine_similarity", y_true, y_pred, dict(
+        sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+        zero_division=zero_division, n_threads=n_threads))
+
+
 LOSSES = {
     "binary_crossentropy": binary_crossentropy,
     "categorical_crossentropy": categorical_crossentropy,
@@ -204,4 +246,7 @@ LOSSES = {
     "poisson": poisson,
     "hinge": hinge,
     "squared_hinge": squared_hinge,
+    "kl_divergence": kl_divergence,
+    "categorical_hinge": categorical_hinge,
+    "cosine_similarity": cosine_similarity,
 }

@@ -10,8 +10,8 @@ The recipe, the same for every loss
 1. **Rows.** ``y_pred`` has shape ``(d0, ..., dk, K)``. Each of the ``R = d0·…·dk`` positions is a *row* of
    ``K`` values. binary_crossentropy and the elementwise losses (mean_squared_error, mean_absolute_error,
    mean_absolute_percentage_error, mean_squared_logarithmic_error, huber, log_cosh, poisson, hinge,
-   squared_hinge) read a 1-D ``y_pred`` of shape ``(N,)`` as ``(N, 1)``; the two categorical losses read it as
-   one row of ``K`` classes.
+   squared_hinge) read a 1-D ``y_pred`` of shape ``(N,)`` as ``(N, 1)``; the two categorical losses and the
+   row losses (kl_divergence, categorical_hinge, cosine_similarity) read it as one row of ``K`` values.
 2. **Included rows.** ``mask`` (a leading prefix of the row shape, nonzero = include) and, for
    sparse_categorical_crossentropy, ``ignore_class`` decide which rows count. Excluded rows are *selected away*
    with boolean indexing before any arithmetic touches them, so NaN or inf in an excluded row changes nothing.
@@ -68,6 +68,9 @@ __all__ = [
     "poisson",
     "hinge",
     "squared_hinge",
+    "kl_divergence",
+    "categorical_hinge",
+    "cosine_similarity",
     "LOSSES",
 ]
 
@@ -341,6 +344,38 @@ def _squared_hinge_rows(y, p):
     return np.mean(np.maximum(1.0 - y * p, 0.0) ** 2, axis=-1)
 
 
+def _kl_divergence_rows(y, p, eps):
+    y_c = np.clip(y, eps, 1.0)
+    p_c = np.clip(p, eps, 1.0)
+    return np.sum(y_c * np.log(y_c / p_c), axis=-1)
+
+
+def _categorical_hinge_rows(y, p):
+    pos = np.sum(y * p, axis=-1)
+    neg = np.max((1.0 - y) * p, axis=-1)  # np.max propagates NaN
+    return np.maximum(neg - pos + 1.0, 0.0)
+
+
+def _l2_normalize(x, eps):
+    """Keras's ``ops.nn.normalize``: ``x · min(1/sqrt(Σ_k x²), 1/ε)``. A zero vector gives 1/ε·0 = 0."""
+    inv_norm = 1.0 / np.sqrt(np.sum(x * x, axis=-1, keepdims=True))  # inf for a zero vector
+    return x * np.minimum(inv_norm, 1.0 / eps)  # np.minimum: a NaN norm propagates
+
+
+def _cosine_similarity_rows(y, p, eps):
+    return -np.sum(_l2_normalize(y, eps) * _l2_normalize(p, eps), axis=-1)
+
+
+def _check_axis(axis, ndim):
+    """cosine_similarity's ``axis``: an integer naming the last axis of y_pred (-1 or ndim - 1); nothing else."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"axis: expected an integer, got {axis!r}")
+    if int(axis) not in (-1, ndim - 1):
+        raise ValueError(
+            f"axis: only the last axis of y_pred is supported (-1 or {ndim - 1} for a {ndim}-D y_pred), got {axis!r}"
+        )
+
+
 def _check_delta(delta):
     """Huber's delta: a real number >= 0 (bool and strings are not numbers here)."""
     if isinstance(delta, (bool, np.bool_, str, bytes)) or not isinstance(delta, numbers.Real):
@@ -439,17 +474,20 @@ def _reduce(losses, included, weights, legacy_weight_array, dtype, reduction, ze
 
 # Losses computed value by value and averaged over the last axis; a 1-D y_pred is N rows of one value.
 ELEMENTWISE_KINDS = ("mse", "mae", "mape", "msle", "huber", "log_cosh", "poisson", "hinge", "squared_hinge")
+# Losses of a whole row of K values (not a mean of per-value terms); a 1-D y_pred is one row, like "cce".
+ROW_KINDS = ("kl_divergence", "categorical_hinge", "cosine_similarity")
 
 
 def _evaluate(
     y_true,
     y_pred,
     *,
-    kind,  # "bce", "cce", "scce", or an elementwise kind: one of ELEMENTWISE_KINDS
+    kind,  # "bce", "cce", "scce", an elementwise kind (ELEMENTWISE_KINDS) or a row kind (ROW_KINDS)
     from_logits=False,
     label_smoothing=0.0,
     ignore_class=None,
     delta=1.0,
+    axis=-1,
     sample_weight=None,
     class_weight=None,
     mask=None,
@@ -472,6 +510,8 @@ def _evaluate(
     dtype = _compute_dtype(y_pred)
     lo, hi = _clip_bounds(dtype)
     eps = lo  # keras.backend.epsilon() in the compute dtype, as a float64
+    if kind == "cosine_similarity" and y_pred.ndim > 0:
+        _check_axis(axis, y_pred.ndim)
     pred = _prediction_rows(y_pred, one_d_is_column=kind == "bce" or kind in ELEMENTWISE_KINDS)
     rows, K = pred.shape[:-1], pred.shape[-1]
     if sparse:
@@ -539,6 +579,12 @@ def _evaluate(
             l = _poisson_rows(target[included], p, eps)
         elif kind == "hinge":
             l = _hinge_rows(target[included], p)
+        elif kind == "kl_divergence":
+            l = _kl_divergence_rows(target[included], p, eps)
+        elif kind == "categorical_hinge":
+            l = _categorical_hinge_rows(target[included], p)
+        elif kind == "cosine_similarity":
+            l = _cosine_similarity_rows(target[included], p, eps)
         else:
             assert kind == "squared_hinge", kind
             l = _squared_hinge_rows(target[included], p)
@@ -823,9 +869,81 @@ def squared_hinge(
     )
 
 
+def kl_divergence(
+    y_true,
+    y_pred,
+    *,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+    n_threads=None,
+):
+    """Kullback-Leibler divergence over the K values of the last axis (a 1-D y_pred is one row):
+    ``l = Σ_k ỹ·log(ỹ / p̃)`` with ``ỹ = clip(y, ε, 1)``, ``p̃ = clip(p, ε, 1)``, ``ε = dtype(1e-7)``.
+
+    Nothing is renormalised and nothing is rejected: values outside [0, 1] are clipped. ``p = 0`` gives
+    ``ỹ·log(ỹ / ε)``. Class of a row (for class_weight): argmax of y_true (first maximum) if K > 1, rounded y_true
+    if K == 1.
+    """
+    return _evaluate(
+        y_true, y_pred, kind="kl_divergence", sample_weight=sample_weight, class_weight=class_weight, mask=mask,
+        reduction=reduction, zero_division=zero_division,
+    )
+
+
+def categorical_hinge(
+    y_true,
+    y_pred,
+    *,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+    n_threads=None,
+):
+    """Categorical hinge over the K values of the last axis (a 1-D y_pred is one row):
+    ``pos = Σ_k y·p``, ``neg = max_k (1 - y)·p``, ``l = max(neg - pos + 1, 0)``. NaN propagates.
+
+    Class of a row (for class_weight): argmax of y_true (first maximum) if K > 1, rounded y_true if K == 1.
+    """
+    return _evaluate(
+        y_true, y_pred, kind="categorical_hinge", sample_weight=sample_weight, class_weight=class_weight,
+        mask=mask, reduction=reduction, zero_division=zero_division,
+    )
+
+
+def cosine_similarity(
+    y_true,
+    y_pred,
+    *,
+    axis=-1,
+    sample_weight=None,
+    class_weight=None,
+    mask=None,
+    reduction="sum_over_batch_size",
+    zero_division=0.0,
+    n_threads=None,
+):
+    """Negative cosine similarity over the K values of the last axis (a 1-D y_pred is one row):
+    ``x̂ = x·min(1/sqrt(Σ_k x²), 1/ε)`` for x in (y, p) (Keras's ``ops.nn.normalize``; a zero vector gives 0),
+    ``l = -Σ_k ŷ·p̂``, in [-1, 1]: -1 for parallel vectors, 0 for orthogonal ones or a zero vector.
+
+    ``axis``: only the last axis is supported, -1 or ``y_pred.ndim - 1`` (ValueError naming axis otherwise;
+    TypeError for a non-integer). Class of a row (for class_weight): argmax of y_true (first maximum) if K > 1,
+    rounded y_true if K == 1.
+    """
+    return _evaluate(
+        y_true, y_pred, kind="cosine_similarity", axis=axis, sample_weight=sample_weight,
+        class_weight=class_weight, mask=mask, reduction=reduction, zero_division=zero_division,
+    )
+
+
 for _f in (binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, mean_squared_error,
            mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error, huber, log_cosh,
-           poisson, hinge, squared_hinge):
+           poisson, hinge, squared_hinge, kl_divergence, categorical_hinge, cosine_similarity):
     if _f.__doc__:  # None under python -OO
         _f.__doc__ += _COMMON_DOC
 del _f
@@ -843,4 +961,7 @@ LOSSES = {
     "poisson": poisson,
     "hinge": hinge,
     "squared_hinge": squared_hinge,
+    "kl_divergence": kl_divergence,
+    "categorical_hinge": categorical_hinge,
+    "cosine_similarity": cosine_similarity,
 }
