@@ -16,11 +16,10 @@ Common keyword arguments:
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from ._engine import evaluate
+from ._options import check_delta, check_label_smoothing, check_last_axis
 from ._reductions import DEFAULT_ZERO_DIVISION
 
 __all__ = [
@@ -43,16 +42,6 @@ __all__ = [
 ]
 
 
-def _label_smoothing(value) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"label_smoothing: expected a number in [0, 1], got {value!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"label_smoothing: expected a number in [0, 1], got {value!r}")
-    return value
-
-
 def binary_crossentropy(y_true, y_pred, *, from_logits=False, label_smoothing=0.0, sample_weight=None,
                         class_weight=None, mask=None, reduction="sum_over_batch_size",
                         zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
@@ -64,7 +53,7 @@ def binary_crossentropy(y_true, y_pred, *, from_logits=False, label_smoothing=0.
     """
     return evaluate("bce_logits" if from_logits else "bce_probabilities", y_true, y_pred, sparse=False,
                     elementwise=True, probabilities=not from_logits,
-                    smoothing=_label_smoothing(label_smoothing), smoothing_classes=2,
+                    smoothing=check_label_smoothing(label_smoothing), smoothing_classes=2,
                     sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
                     zero_division=zero_division, n_threads=n_threads)
 
@@ -79,7 +68,7 @@ def categorical_crossentropy(y_true, y_pred, *, from_logits=False, label_smoothi
     """
     return evaluate("cce_logits" if from_logits else "cce_probabilities", y_true, y_pred, sparse=False,
                     elementwise=False, probabilities=not from_logits,
-                    smoothing=_label_smoothing(label_smoothing), smoothing_classes=None,
+                    smoothing=check_label_smoothing(label_smoothing), smoothing_classes=None,
                     sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
                     zero_division=zero_division, n_threads=n_threads)
 
@@ -137,24 +126,12 @@ def mean_squared_logarithmic_error(y_true, y_pred, *, sample_weight=None, class_
         zero_division=zero_division, n_threads=n_threads))
 
 
-def _delta(delta) -> float:
-    if isinstance(delta, (str, bytes, bool)):
-        raise TypeError(f"delta: expected a number, got {delta!r}")
-    try:
-        value = float(delta)
-    except (TypeError, ValueError):
-        raise TypeError(f"delta: expected a number, got {delta!r}") from None
-    if not (value >= 0.0 and value != float("inf")):
-        raise ValueError(f"delta: expected a finite number >= 0, got {delta!r}")
-    return value
-
-
 def huber(y_true, y_pred, *, delta=1.0, sample_weight=None, class_weight=None, mask=None,
           reduction="sum_over_batch_size", zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
     """Keras's Huber loss: with e = p - y, ½e² where |e| <= delta, else delta·|e| - ½delta²; mean over the row."""
     return _elementwise("huber", y_true, y_pred, dict(
         sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
-        zero_division=zero_division, n_threads=n_threads), delta=_delta(delta))
+        zero_division=zero_division, n_threads=n_threads), delta=check_delta(delta))
 
 
 def log_cosh(y_true, y_pred, *, sample_weight=None, class_weight=None, mask=None,
@@ -223,11 +200,7 @@ def cosine_similarity(y_true, y_pred, *, axis=-1, sample_weight=None, class_weig
 
     Only the last axis is supported (``axis=-1``); move another axis last first (``np.moveaxis``).
     """
-    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
-        raise TypeError(f"axis: expected an integer, got {axis!r}")
-    ndim = np.ndim(y_pred)
-    if axis not in (-1, ndim - 1):
-        raise ValueError(f"axis: only the last axis (-1) is supported, got {axis} for y_pred with {ndim} axes")
+    check_last_axis(axis, np.ndim(y_pred))
     return _row_loss("cosine_similarity", y_true, y_pred, dict(
         sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
         zero_division=zero_division, n_threads=n_threads))

@@ -53,6 +53,7 @@ import numpy as np
 
 from ._reductions import Totals, canonical_reduction, check_zero_division, divide
 from ._arrays import _to_numpy  # reading input is not the spec; the arithmetic below is
+from ._options import check_delta, check_label_smoothing, check_last_axis
 from .class_weight import class_key, weight_value
 
 __all__ = [
@@ -366,26 +367,6 @@ def _cosine_similarity_rows(y, p, eps):
     return -np.sum(_l2_normalize(y, eps) * _l2_normalize(p, eps), axis=-1)
 
 
-def _check_axis(axis, ndim):
-    """cosine_similarity's ``axis``: an integer naming the last axis of y_pred (-1 or ndim - 1); nothing else."""
-    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
-        raise TypeError(f"axis: expected an integer, got {axis!r}")
-    if int(axis) not in (-1, ndim - 1):
-        raise ValueError(
-            f"axis: only the last axis of y_pred is supported (-1 or {ndim - 1} for a {ndim}-D y_pred), got {axis!r}"
-        )
-
-
-def _check_delta(delta):
-    """Huber's delta: a real number >= 0 (bool and strings are not numbers here)."""
-    if isinstance(delta, (bool, np.bool_, str, bytes)) or not isinstance(delta, numbers.Real):
-        raise TypeError(f"delta: expected a finite number >= 0, got {delta!r}")
-    value = float(delta)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"delta: expected a finite number >= 0, got {delta!r}")
-    return value
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Reductions, each computed directly from the arrays
 # ---------------------------------------------------------------------------------------------------------
@@ -498,11 +479,11 @@ def _evaluate(
     zero_division = check_zero_division(zero_division)
     sparse = kind == "scce"
     probabilities = kind in ("bce", "cce", "scce") and not from_logits
-    alpha = float(label_smoothing)
+    alpha = check_label_smoothing(label_smoothing)
     if ignore_class is not None and (isinstance(ignore_class, bool) or not isinstance(ignore_class, numbers.Integral)):
         raise TypeError(f"ignore_class: expected None or an integer class, got {ignore_class!r}")
     if kind == "huber":
-        delta = _check_delta(delta)
+        delta = check_delta(delta)
 
     # Rows.
     y_pred = _to_numpy(y_pred, "y_pred")
@@ -511,7 +492,7 @@ def _evaluate(
     lo, hi = _clip_bounds(dtype)
     eps = lo  # keras.backend.epsilon() in the compute dtype, as a float64
     if kind == "cosine_similarity" and y_pred.ndim > 0:
-        _check_axis(axis, y_pred.ndim)
+        check_last_axis(axis, y_pred.ndim)
     pred = _prediction_rows(y_pred, one_d_is_column=kind == "bce" or kind in ELEMENTWISE_KINDS)
     rows, K = pred.shape[:-1], pred.shape[-1]
     if sparse:
