@@ -129,6 +129,39 @@ def small_blocks(monkeypatch):
     return 7
 
 
+ISA_LEVELS = ("baseline", "x86-64-v3", "x86-64-v4")
+
+
+@pytest.fixture
+def assert_same_bits(small_blocks):
+    """A check that ``run(n_threads)`` -> (Totals, per-row array) gives the same bits for every thread count and at
+    every x86-64 level this CPU runs (the baseline included); the best level is restored afterwards."""
+    from fastloss import _kernels
+
+    def check(run):
+        ref_totals, ref_rows = run(1)
+        for n_threads in (2, 3, 4, -1, None):
+            totals, rows = run(n_threads)
+            assert totals == ref_totals, f"n_threads={n_threads}"
+            assert rows.tobytes() == ref_rows.tobytes(), f"n_threads={n_threads}"
+        levels = []
+        try:
+            for level in ISA_LEVELS:
+                try:
+                    _kernels.select_isa(level)
+                except ValueError:  # this CPU does not run it
+                    continue
+                levels.append(level)
+                totals, rows = run(2)
+                assert totals == ref_totals, level
+                assert rows.tobytes() == ref_rows.tobytes(), level
+        finally:
+            _kernels.select_isa(None)
+        assert "baseline" in levels
+
+    return check
+
+
 @pytest.fixture(params=[7, 16], ids=lambda b: f"block{b}")
 def small_block_sizes(request, monkeypatch):
     """Like ``small_blocks``, for each of two block sizes (one that divides common row lengths, one that doesn't)."""

@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastloss
-from fastloss import _kernels, oracle
+from fastloss import oracle
 
 ROW_LOSSES = ["kl_divergence", "categorical_hinge", "cosine_similarity"]
 ALL_REDUCTIONS = list(fastloss.REDUCTIONS) + [None]
@@ -638,51 +638,10 @@ def _workload(loss, dtype):
     return case.y_true, case.y_pred, kw
 
 
-def _run(loss, y, p, kw, n_threads=None):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("loss", ROW_LOSSES)
+def test_bitwise_equal_across_threads_and_isa_levels(loss, dtype, assert_same_bits):
+    y, p, kw = _workload(loss, dtype)
     fn = getattr(fastloss, loss)
-    return fn(y, p, reduction="totals", n_threads=n_threads, **kw), fn(y, p, reduction="none", n_threads=n_threads,
-                                                                       **kw)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("loss", ROW_LOSSES)
-def test_bitwise_equal_across_threads(loss, dtype, small_blocks):
-    y, p, kw = _workload(loss, dtype)
-    ref_totals, ref_rows = _run(loss, y, p, kw, 1)
-    for n_threads in (2, 3, 4, -1, None):
-        totals, rows = _run(loss, y, p, kw, n_threads)
-        assert totals == ref_totals, n_threads
-        assert rows.tobytes() == ref_rows.tobytes(), n_threads
-
-
-def _supported_levels():
-    supported = []
-    try:
-        for level in ("baseline", "x86-64-v3", "x86-64-v4"):
-            try:
-                _kernels.select_isa(level)
-            except ValueError:
-                continue
-            supported.append(level)
-    finally:
-        _kernels.select_isa(None)
-    return supported
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("loss", ROW_LOSSES)
-def test_bitwise_equal_across_isa_levels(loss, dtype):
-    levels = _supported_levels()
-    assert "baseline" in levels
-    y, p, kw = _workload(loss, dtype)
-    results = {}
-    try:
-        for level in levels:
-            _kernels.select_isa(level)
-            results[level] = _run(loss, y, p, kw)
-    finally:
-        _kernels.select_isa(None)
-    ref_totals, ref_rows = results["baseline"]
-    for level, (totals, rows) in results.items():
-        assert totals == ref_totals, level
-        assert rows.tobytes() == ref_rows.tobytes(), level
+    assert_same_bits(lambda n_threads: (fn(y, p, reduction="totals", n_threads=n_threads, **kw),
+                                        fn(y, p, reduction="none", n_threads=n_threads, **kw)))

@@ -14,21 +14,7 @@ import pytest
 import fastloss
 from fastloss import _kernels
 
-LEVELS = ("baseline", "x86-64-v3", "x86-64-v4")
-
-
-def _supported_levels():
-    best = _kernels.isa()
-    supported = []
-    for level in LEVELS:
-        try:
-            _kernels.select_isa(level)
-        except ValueError:
-            continue
-        supported.append(level)
-    _kernels.select_isa(None)
-    assert _kernels.isa() == best
-    return supported
+LEVELS = ("baseline", "x86-64-v3", "x86-64-v4")  # also tests/conftest.py ISA_LEVELS, which assert_same_bits walks
 
 
 def _workloads():
@@ -45,42 +31,30 @@ def _workloads():
     mask = rng.random((n, t)) > 0.2
     common = dict(sample_weight=weights, mask=mask)
     return {
-        "bce": lambda dt, red: fastloss.binary_crossentropy(targets.astype(dt), probs.astype(dt), label_smoothing=0.1,
-                                                            reduction=red, **common),
-        "bce_logits": lambda dt, red: fastloss.binary_crossentropy(targets.astype(dt), logits.astype(dt),
-                                                                   from_logits=True, reduction=red, **common),
-        "cce": lambda dt, red: fastloss.categorical_crossentropy(onehot.astype(dt), dist.astype(dt), reduction=red,
+        "bce": lambda dt, red, n: fastloss.binary_crossentropy(targets.astype(dt), probs.astype(dt), label_smoothing=0.1,
+                                                            reduction=red, n_threads=n, **common),
+        "bce_logits": lambda dt, red, n: fastloss.binary_crossentropy(targets.astype(dt), logits.astype(dt),
+                                                                   from_logits=True, reduction=red, n_threads=n, **common),
+        "cce": lambda dt, red, n: fastloss.categorical_crossentropy(onehot.astype(dt), dist.astype(dt), reduction=red, n_threads=n,
                                                                  **common),
-        "cce_logits": lambda dt, red: fastloss.categorical_crossentropy(onehot.astype(dt), logits.astype(dt),
+        "cce_logits": lambda dt, red, n: fastloss.categorical_crossentropy(onehot.astype(dt), logits.astype(dt),
                                                                         from_logits=True, label_smoothing=0.2,
-                                                                        reduction=red, **common),
-        "scce_logits": lambda dt, red: fastloss.sparse_categorical_crossentropy(labels, logits.astype(dt),
-                                                                                from_logits=True, reduction=red,
+                                                                        reduction=red, n_threads=n, **common),
+        "scce_logits": lambda dt, red, n: fastloss.sparse_categorical_crossentropy(labels, logits.astype(dt),
+                                                                                from_logits=True, reduction=red, n_threads=n,
                                                                                 **common),
-        "mse": lambda dt, red: fastloss.mean_squared_error(targets.astype(dt), logits.astype(dt), reduction=red,
+        "mse": lambda dt, red, n: fastloss.mean_squared_error(targets.astype(dt), logits.astype(dt), reduction=red, n_threads=n,
                                                            **common),
-        "mae": lambda dt, red: fastloss.mean_absolute_error(targets.astype(dt), logits.astype(dt), reduction=red,
+        "mae": lambda dt, red, n: fastloss.mean_absolute_error(targets.astype(dt), logits.astype(dt), reduction=red, n_threads=n,
                                                             **common),
     }
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("name", sorted(_workloads()))
-def test_every_isa_level_gives_the_same_bits(name, dtype):
-    levels = _supported_levels()
-    assert "baseline" in levels
+def test_every_isa_level_gives_the_same_bits(name, dtype, assert_same_bits):
     run = _workloads()[name]
-    results = {}
-    try:
-        for level in levels:
-            _kernels.select_isa(level)
-            results[level] = (run(dtype, "totals"), run(dtype, "none"))
-    finally:
-        _kernels.select_isa(None)
-    reference_totals, reference_rows = results["baseline"]
-    for level, (totals, rows) in results.items():
-        assert totals == reference_totals, level
-        assert rows.tobytes() == reference_rows.tobytes(), level
+    assert_same_bits(lambda n_threads: (run(dtype, "totals", n_threads), run(dtype, "none", n_threads)))
 
 
 def test_unknown_level_is_refused_by_name():
