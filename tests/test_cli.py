@@ -491,3 +491,20 @@ def test_module_errors(tmp_path, data, case):
 def test_module_usage_error(tmp_path):
     rc, out, err = run_module(["evaluate"], tmp_path)
     assert rc == 2 and "usage:" in err and "Traceback" not in err
+
+
+def test_evaluate_huber_delta(capsys, data):
+    # --delta reaches the huber loss (the only loss whose signature takes it) and changes the value.
+    d, arrays = data
+    args = ["evaluate", "--loss", "huber", "--y-true", d / "reg_true.npy", "--y-pred", d / "reg_pred.npy",
+            "--sample-weight", d / "sw.npy", "--reduction", "sum"]
+    rc, out, err = run_main([*args, "--delta", "0.25"], capsys)
+    assert rc == 0, err
+    expected = fastloss.huber(arrays["reg_true"], arrays["reg_pred"], delta=0.25, sample_weight=arrays["sw"],
+                              reduction="sum")
+    assert float(out) == expected
+    rc, out, _ = run_main(args, capsys)
+    assert rc == 0 and float(out) == fastloss.huber(arrays["reg_true"], arrays["reg_pred"],
+                                                    sample_weight=arrays["sw"], reduction="sum") != expected
+    rc, _, err = run_main([*args, "--delta", "-1"], capsys)
+    assert rc == 2 and "delta" in err and "Traceback" not in err
