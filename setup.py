@@ -25,12 +25,32 @@ RENDERED = HERE / "src" / "_kernels.pyx"
 BASE_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", "-fopenmp-simd"]
 
 
+def kernel_parts():
+    """(part names, their KERNELS entries): src/kernels_<part>.py lists a part's kernels, src/rows_<part>.pxi
+    holds their row functions. One file pair per concern keeps the shared template small."""
+    parts, entries = [], []
+    for path in sorted((HERE / "src").glob("kernels_*.py")):
+        namespace = {}
+        exec(compile(path.read_text(), str(path), "exec"), namespace)
+        parts.append(path.stem[len("kernels_"):])
+        entries.extend(namespace["KERNELS"])
+    return parts, entries
+
+
 def render_template():
     from Cython import Tempita
 
-    text = Tempita.sub(TEMPLATE.read_text())
-    if not RENDERED.exists() or RENDERED.read_text() != text:
-        RENDERED.write_text(text)
+    parts, entries = kernel_parts()
+    text = Tempita.sub(TEMPLATE.read_text(), PARTS=parts, PART_KERNELS=entries)
+    _write_if_changed(RENDERED, text)
+    # A part may template its own file (src/rows_<part>.pxi.tp -> .pxi), with the same names in scope.
+    for path in sorted((HERE / "src").glob("*.pxi.tp")):
+        _write_if_changed(path.with_suffix(""), Tempita.sub(path.read_text(), PARTS=parts, PART_KERNELS=entries))
+
+
+def _write_if_changed(path, text):
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
 
 
 def _compiles_with_openmp(compiler) -> bool:
@@ -78,7 +98,10 @@ def extensions():
     from Cython.Build import cythonize
 
     render_template()
-    ext = Extension("fastloss._kernels", [str(RENDERED.relative_to(HERE))], include_dirs=["src"])
+    # The parts' .pxi files and the headers are textual includes: list them so an edit triggers a rebuild.
+    depends = [str(p.relative_to(HERE)) for p in sorted((HERE / "src").glob("*.pxi"))]
+    depends += [str(p.relative_to(HERE)) for p in sorted((HERE / "src").glob("*.h"))]
+    ext = Extension("fastloss._kernels", [str(RENDERED.relative_to(HERE))], include_dirs=["src"], depends=depends)
     return cythonize(
         [ext],
         compiler_directives={

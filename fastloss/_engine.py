@@ -153,6 +153,21 @@ def _clip_bounds_in(dtype):
 _CLIP_BOUNDS = {dtype: _clip_bounds_in(dtype) for dtype in (np.float32, np.float64)}
 
 
+_PARAM_INDEX = {name: i for i, name in enumerate(_kernels.PARAM_FIELDS)}
+
+
+def kernel_params(options: Mapping[str, float] | None = None, **defaults) -> np.ndarray:
+    """The kernel's `params` array (order: _kernels.PARAM_FIELDS); unnamed fields are 0, `options` win."""
+    params = np.zeros(len(_PARAM_INDEX))
+    for source in (defaults, options or {}):
+        for name, value in source.items():
+            try:
+                params[_PARAM_INDEX[name]] = value
+            except KeyError:
+                raise TypeError(f"kernel parameter {name!r} is not one of {tuple(_PARAM_INDEX)}") from None
+    return params
+
+
 def evaluate(
     kernel_name: str,
     y_true,
@@ -165,6 +180,8 @@ def evaluate(
     smoothing_classes: int | None = None,
     target_transform=None,
     delta: float = 0.0,
+    options: Mapping[str, float] | None = None,
+    columns=None,
     ignore_class=None,
     sample_weight=None,
     class_weight=None,
@@ -213,17 +230,21 @@ def evaluate(
         threads = 1
     lo, hi = _CLIP_BOUNDS[dtype]
     kernel = getattr(_kernels, kernel_name)
+    if columns is not None:
+        columns = np.ascontiguousarray(columns, dtype=np.float64).reshape(-1)
     if sparse:
         ignore = None if ignore_class is None else int(ignore_class)
-        result = kernel(yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, ignore, lo, hi, block_rows, threads)
+        params = kernel_params(options, lo=lo, hi=hi, keep=1.0, offset=0.0, delta=delta)
+        result = kernel(yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, ignore, params, columns,
+                        block_rows, threads)
     else:
         # Targets enter the element math as y * keep + offset: label smoothing, or hinge's {0, 1} -> {-1, 1}.
         if target_transform is not None:
             keep, offset = target_transform(yt, _included_rows(mask_arr, mask_inner, n_rows))
         else:
             keep, offset = 1.0 - smoothing, smoothing / (smoothing_classes or K)
-        result = kernel(yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, lo, hi, keep, offset, delta,
-                        block_rows, threads)
+        params = kernel_params(options, lo=lo, hi=hi, keep=keep, offset=offset, delta=delta)
+        result = kernel(yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, params, columns, block_rows, threads)
     S, W, V, Z, cw_nonzero, error, error_row = result
     if error:
         _raise_kernel_error(error, error_row, yt, yp, rows_shape, sparse, class_weight, cw, mask_arr,

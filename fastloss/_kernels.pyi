@@ -1,4 +1,6 @@
 # Type stub for the compiled module built from src/_kernels.pyx.tp.
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -11,14 +13,19 @@ ERR_PROBABILITY: int
 
 _KernelResult = tuple[float, float, int, int, int, int, int]
 
+PARAM_FIELDS: tuple[str, ...]
+
 def _dense(y_true: NDArray[np.floating], y_pred: NDArray[np.floating], out: NDArray[np.floating],
            sample_weight: NDArray[np.float64] | None, sw_inner: int, class_weight: NDArray[np.float64] | None,
-           mask: NDArray[np.uint8] | None, mask_inner: int, lo: float, hi: float, smoothing: float,
-           smoothing_offset: float, block_rows: int, n_threads: int) -> _KernelResult: ...
+           mask: NDArray[np.uint8] | None, mask_inner: int, params: NDArray[np.float64],
+           columns: NDArray[np.float64] | None, block_rows: int, n_threads: int) -> _KernelResult: ...
 def _sparse(y_true: NDArray, y_pred: NDArray[np.floating], out: NDArray[np.floating],
             sample_weight: NDArray[np.float64] | None, sw_inner: int, class_weight: NDArray[np.float64] | None,
-            mask: NDArray[np.uint8] | None, mask_inner: int, ignore: int | None, lo: float, hi: float,
-            block_rows: int, n_threads: int) -> _KernelResult: ...
+            mask: NDArray[np.uint8] | None, mask_inner: int, ignore: int | None, params: NDArray[np.float64],
+            columns: NDArray[np.float64] | None, block_rows: int, n_threads: int) -> _KernelResult: ...
+
+# Every kernel named in KERNELS (src/_kernels.pyx.tp and src/kernels_<part>.py) is a _dense or _sparse driver.
+def __getattr__(name: str) -> Any: ...
 
 bce_probabilities = _dense
 bce_logits = _dense

@@ -33,11 +33,25 @@
 #define FL_LANES 8
 
 typedef struct {
+    /* Every scalar a loss may read. _kernels.pyx.tp's PARAM_FIELDS lists the double fields in the order of the
+     * `params` array the Python side passes (fastloss/_engine.py builds it by name); a kernel reads only its own. */
     double lo;       /* probability clip bounds, taken in the input dtype by the caller */
     double hi;
     double keep;     /* target transform y' = y * keep + offset: label smoothing, hinge's {0,1} -> {-1,1} */
     double offset;
     double delta;    /* huber's threshold */
+    double gamma;    /* focal exponent */
+    double alpha;    /* focal balance; tversky's false-negative weight */
+    double beta;     /* tversky's false-positive weight; smooth L1's threshold */
+    double q;        /* generalized crossentropy exponent */
+    double smooth;   /* additive smoothing of ratio losses (dice, tversky) */
+    double threshold;/* decision threshold of binary metrics */
+    double margin;   /* margin losses */
+    double eps;      /* a loss's own epsilon where it differs from the clip bounds */
+    double k;        /* top-k */
+    double flags;    /* kernel-specific switches (bit set, exact in a double) */
+    const double* columns;  /* per-column table (layout defined by the kernel that reads it), or NULL */
+    ptrdiff_t n_columns;    /* entries in columns */
 } fl_params;
 
 typedef int (*fl_rows_f32_fn)(const float*, const float*, ptrdiff_t, ptrdiff_t, const fl_params*, double*);
