@@ -6,13 +6,14 @@ is an O(1) formula over them. See README.md and ``fastloss explain``.
 """
 
 from . import _kernels  # noqa: F401  (fails here, clearly, if the compiled module is missing)
-from . import losses, metrics, oracle
+from . import losses, metrics, oracle, overlap
 from ._config import config, show_config
 from ._reductions import CONVENTIONS, REDUCTIONS, Totals
 from ._version import __version__
 from .class_weight import compute_class_weight
 from .losses import *  # noqa: F401,F403  (every public loss, and LOSSES)
 from .metrics import *  # noqa: F401,F403  (every public metric, and METRICS)
+from .overlap import *  # noqa: F401,F403  (Dice, Tversky)
 from .streaming import Accumulator
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "show_config",
     *losses.__all__,
     *metrics.__all__,
+    *overlap.__all__,
 ]

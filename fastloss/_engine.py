@@ -291,6 +291,14 @@ def _raise_kernel_error(code, row, yt, yp, rows_shape, sparse, class_weight, cw,
             f"y_pred: probabilities must lie in [0, 1], but row {where} holds {bad[:3].tolist()}; "
             "pass from_logits=True if y_pred holds logits"
         )
+    if code == _kernels.ERR_NEGATIVE_PREDICTION:
+        values = yp[row]
+        raise ValueError(f"y_pred: this loss needs non-negative predictions, but row {where} holds "
+                         f"{values[values < 0][:3].tolist()}")
+    if code == _kernels.ERR_INVALID_TARGET:
+        values = yt[row] if not sparse else yt[row: row + 1]
+        raise ValueError(f"y_true: row {where} holds {np.asarray(values)[:3].tolist()}, which this loss does not "
+                         "accept as a target (see its docstring)")
     if code == _kernels.ERR_LABEL_NOT_INTEGRAL:
         raise ValueError(f"y_true: label {yt[row].item()!r} at row {where} is not an integer class")
     if code == _kernels.ERR_LABEL_RANGE:

@@ -10,6 +10,8 @@ ERR_LABEL_NOT_INTEGRAL: int
 ERR_CLASS_WEIGHT_MISSING: int
 ERR_CLASS_WEIGHT_RANGE: int
 ERR_PROBABILITY: int
+ERR_NEGATIVE_PREDICTION: int
+ERR_INVALID_TARGET: int
 
 _KernelResult = tuple[float, float, int, int, int, int, int]
 

@@ -223,3 +223,8 @@ LOSSES = {
     "categorical_hinge": categorical_hinge,
     "cosine_similarity": cosine_similarity,
 }
+
+# Losses defined in their own modules join the registry (fastloss.LOSSES lists every loss by its Keras name).
+from . import overlap as _overlap  # noqa: E402
+
+LOSSES.update(_overlap.LOSSES)

@@ -53,7 +53,7 @@ from .metrics import *  # noqa: F401,F403
 # The façades' oracles keep their framework's names in their own namespace: fastloss.oracle.torch.cross_entropy.
 from . import sklearn, torch  # noqa: E402,F401
 
-LOSSES = {**core.LOSSES, **catalog.LOSSES}
+LOSSES = {**core.LOSSES, **catalog.LOSSES, **metrics.LOSSES}
 METRICS = dict(metrics.METRICS)
 
 __all__ = [*core.__all__, *catalog.__all__, *metrics.__all__, "sklearn", "torch"]
