@@ -20,9 +20,12 @@ from ._reductions import REDUCTIONS, Totals, canonical_reduction, check_zero_div
 from ._arrays import _float_dtype, _to_numpy
 from .class_weight import class_weight_table
 
-# Inputs with fewer elements run on one thread: waking a sleeping OpenMP pool costs far more than a small
-# loss (PERFORMANCE.md: ~7.8 ms for the first region after an idle pause with libgomp's default policy).
-PARALLEL_MIN_ELEMENTS = 1 << 18
+# Inputs with fewer elements run on one thread. A loss called once per training step finds the OpenMP workers
+# asleep, and with libgomp's default wait policy the first parallel region after an idle pause costs ~6-8 ms
+# (PERFORMANCE.md; benchmarks/threads.py measures it). Serial crossentropies take ~1.5-4 ns per element on one
+# core, so a second thread pays for that wake-up only from ~2M elements on; back to back (workers awake) two
+# threads would already win from ~8K elements, which this threshold gives up below 2M for the idle case.
+PARALLEL_MIN_ELEMENTS = 1 << 21
 # Elements per reduction block. Blocks, not threads, fix the summation order, so results do not depend on
 # the thread count; tests shrink this to run many blocks on small arrays.
 BLOCK_ELEMENTS = 1 << 14
