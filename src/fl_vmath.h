@@ -193,25 +193,11 @@ FL_INLINE float fl_log1pf_small(float t)
     return (u == 1.0f) ? t : r;
 }
 
-/* log1p(t) for t in [0, 1] (or NaN) without fl_log1p_small's division: the correction c/u only has to be
- * accurate to a few bits where t is large (there c is far below the result's ulp) and to ~t/2 relative where t
- * is small, so 1/u comes from a linear guess refined by one Newton step (relative error <= 1/64 on [1, 2], about
- * (t/2)^2 near 1). A division costs as much as the rest of the element on current x86 cores. */
-FL_INLINE double fl_log1p_unit(double t)
-{
-    double u = 1.0 + t;
-    double r0 = 1.5 - 0.5 * u;
-    double r = r0 * (2.0 - u * r0);
-    double c = (t - (u - 1.0)) * r;
-    double res = fl__log_plus(u, c);
-    return (u == 1.0) ? t : res;
-}
-
 /* log1p(exp(-|z|)): exp argument <= 0, so the result is in (0, ln 2]; NaN -> NaN. */
 FL_INLINE double fl_softplus_neg_abs(double z)
 {
     double a = z < 0.0 ? -z : z;
-    return fl_log1p_unit(fl_exp(-a));
+    return fl_log1p_small(fl_exp(-a));
 }
 
 FL_INLINE float fl_softplus_neg_absf(float z)
