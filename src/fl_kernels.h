@@ -78,8 +78,11 @@ typedef struct {
     FL_ELEMENTWISE(FL_TABLE_FIELDS, _, _)
     fl_lse_f32_fn log_sum_exp_f32;
     fl_lse_f64_fn log_sum_exp_f64;
-    void (*rows_log_sum_exp_f32)(const float*, ptrdiff_t, ptrdiff_t, double*);
-    void (*rows_log_sum_exp_f64)(const double*, ptrdiff_t, ptrdiff_t, double*);
+    /* Label-free parts of short rows for the sparse kernels: non-zero if the chunk holds a value to report. */
+    int (*rows_log_sum_exp_f32)(const float*, ptrdiff_t, ptrdiff_t, double*);
+    int (*rows_log_sum_exp_f64)(const double*, ptrdiff_t, ptrdiff_t, double*);
+    int (*rows_probability_sum_f32)(const float*, ptrdiff_t, ptrdiff_t, double*);
+    int (*rows_probability_sum_f64)(const double*, ptrdiff_t, ptrdiff_t, double*);
     fl_rows_f32_fn rows_cce_logits_f32, rows_cce_probabilities_f32;
     fl_rows_f64_fn rows_cce_logits_f64, rows_cce_probabilities_f64;
     fl_row_f32_fn cce_logits_f32, cce_probabilities_f32;
@@ -319,7 +322,7 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
                                                                                                               \
     /* log-sum-exp of nr rows of K logits (nr·K <= FL_CHUNK): the exps of the whole chunk in one SIMD loop instead  \
      * of one short loop per row. Each row gets the bits of fl_log_sum_exp (same maximum, same terms, same sums). */ \
-    ATTR static void fl_rows_log_sum_exp_##TS##_##ISA(const T* restrict z, ptrdiff_t nr, ptrdiff_t K,          \
+    ATTR static int fl_rows_log_sum_exp_##TS##_##ISA(const T* restrict z, ptrdiff_t nr, ptrdiff_t K,           \
                                                       double* restrict rows)                                 \
     {                                                                                                         \
         double terms[FL_CHUNK], shift[FL_CHUNK];                                                              \
@@ -342,6 +345,25 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
         for (ptrdiff_t r = 0; r < nr; r++) shift[r] = fl_lane_sum(terms + r * K, K);                          \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t r = 0; r < nr; r++) rows[r] = rows[r] + fl_log(shift[r]);                              \
+        return 0;                                                                                             \
+    }                                                                                                         \
+                                                                                                              \
+    /* Σ_k p of nr rows (nr·K <= FL_CHUNK), each summed in k order like _row_scce_probabilities, vectorised     \
+     * across rows; non-zero if a probability of the chunk lies outside [0, 1]. */                             \
+    ATTR static int fl_rows_probability_sum_##TS##_##ISA(const T* restrict p, ptrdiff_t nr, ptrdiff_t K,       \
+                                                         double* restrict rows)                               \
+    {                                                                                                         \
+        const ptrdiff_t n = nr * K;                                                                           \
+        int bad = 0;                                                                                          \
+        _Pragma("omp simd reduction(|:bad)")                                                                  \
+        for (ptrdiff_t i = 0; i < n; i++) bad |= ((double)p[i] < 0.0) | ((double)p[i] > 1.0);                 \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t r = 0; r < nr; r++) {                                                                  \
+            double total = 0.0;                                                                               \
+            for (ptrdiff_t k = 0; k < K; k++) total += (double)p[r * K + k];                                  \
+            rows[r] = total;                                                                                  \
+        }                                                                                                     \
+        return bad;                                                                                           \
     }                                                                                                         \
                                                                                                               \
     ATTR static double fl_row_cce_logits_##TS##_##ISA(const T* restrict y, const T* restrict z, ptrdiff_t K,  \
@@ -466,6 +488,8 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
         .log_sum_exp_f64 = fl_log_sum_exp_f64_##ISA,                                                          \
         .rows_log_sum_exp_f32 = fl_rows_log_sum_exp_f32_##ISA,                                                \
         .rows_log_sum_exp_f64 = fl_rows_log_sum_exp_f64_##ISA,                                                \
+        .rows_probability_sum_f32 = fl_rows_probability_sum_f32_##ISA,                                        \
+        .rows_probability_sum_f64 = fl_rows_probability_sum_f64_##ISA,                                        \
         .rows_cce_logits_f32 = fl_rows_cce_logits_f32_##ISA,                                                  \
         .rows_cce_logits_f64 = fl_rows_cce_logits_f64_##ISA,                                                  \
         .rows_cce_probabilities_f32 = fl_rows_cce_probabilities_f32_##ISA,                                    \
