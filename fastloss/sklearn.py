@@ -500,7 +500,7 @@ def _regression(kernel, y_true, y_pred, sample_weight, multioutput, n_threads):
         return _totals(kernel, t, p, sparse=False, sample_weight=weights, n_threads=n_threads, columns=columns,
                        explain=explain)
 
-    if multioutput == "raw_values":
+    if isinstance(multioutput, str) and multioutput == "raw_values":
         # One pass per output over contiguous columns: a C-ordered (n, k > 1) array is transposed once into
         # Fortran order (its columns are then contiguous (n, 1) views the engine reads without copying).
         truth_f, pred_f = np.asfortranarray(truth), np.asfortranarray(pred)
