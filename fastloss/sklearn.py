@@ -41,20 +41,17 @@ hinge_loss: NaN ``sample_weight``  result NaN                                   
 hinge_loss: all-zero weights       ZeroDivisionError                             ZeroDivisionError (same)
 hinge_loss: 2-D or scalar          TypeError / ValueError from ``np.average``    ValueError (one weight rule for
 ``sample_weight``                                                                every function)
-invalid parameter values           ``InvalidParameterError`` (a ValueError)      ValueError
-(``normalize=1``, unknown
-``multioutput``, ...)
 error wording and order            first failing check of scikit-learn           same exception types; messages
                                                                                  name the argument; when several
                                                                                  inputs are bad, the first one
                                                                                  reported may differ
-``multioutput='raw_values'``       array in the float dtype of the inputs        float64 unless both arrays are
-dtype                              and weights                                   float32
 deprecated ``y_pred=`` (log_loss)  FutureWarning, then used                      same
 ``log_loss(..., eps=)``            removed in 1.5                                absent (TypeError), as in 1.9
 =================================  ============================================  =================================
 
-Inputs are never modified. Row-level value checks (probabilities in [0, 1], finite values, integral labels)
+Invalid parameter values (``normalize=1``, an unknown ``multioutput``, ...) raise this module's
+``InvalidParameterError``, which is, like scikit-learn's, both a ValueError and a TypeError. Inputs are never
+modified. Row-level value checks (probabilities in [0, 1], finite values, integral labels)
 run inside the kernel's single pass; the message is then built by scanning the offending array again.
 """
 
@@ -75,11 +72,16 @@ __all__ = [
     "mean_squared_error",
     "mean_absolute_error",
     "accuracy_score",
+    "InvalidParameterError",
 ]
 
 _MULTIOUTPUT = ("raw_values", "uniform_average")
 # Integers above this lose their identity as float64; such labels are compared through codes instead.
 _EXACT_FLOAT_INTEGERS = 2**53
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter of the wrong type or value (scikit-learn raises its own class of the same two bases)."""
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -88,7 +90,7 @@ _EXACT_FLOAT_INTEGERS = 2**53
 
 def _check_bool(value, name):
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name}: expected a bool, got {value!r}")
+        raise InvalidParameterError(f"{name}: expected a bool, got {value!r}")
 
 
 def _float_array(x, name, max_ndim=2) -> np.ndarray:
@@ -185,6 +187,8 @@ def _sample_weight(sample_weight, n, *, validate=True):
     if sample_weight is None:
         return None
     sw = _to_numpy(sample_weight, "sample_weight")
+    if sw.ndim == 0:
+        raise InvalidParameterError(f"sample_weight: expected an array-like or None, got {sample_weight!r}")
     if sw.ndim != 1:
         raise ValueError(f"sample_weight: expected a 1D array of length {n}, got shape {sw.shape}")
     _check_lengths(np.empty(n), sw)
@@ -387,9 +391,9 @@ def brier_score_loss(y_true, y_proba, *, sample_weight=None, pos_label=None, lab
     """
     if not (isinstance(scale_by_half, (bool, np.bool_)) or (isinstance(scale_by_half, str)
                                                              and scale_by_half == "auto")):
-        raise ValueError(f"scale_by_half: expected True, False or 'auto', got {scale_by_half!r}")
+        raise InvalidParameterError(f"scale_by_half: expected True, False or 'auto', got {scale_by_half!r}")
     if pos_label is not None and not isinstance(pos_label, (numbers.Real, str, bool, np.bool_)):
-        raise ValueError(f"pos_label: expected a number, a string, a bool or None, got {pos_label!r}")
+        raise InvalidParameterError(f"pos_label: expected a number, a string, a bool or None, got {pos_label!r}")
     proba = _float_array(y_proba, "y_proba")
     binary = proba.ndim == 1 or proba.shape[1] == 1
     if binary:
@@ -475,8 +479,8 @@ def hinge_loss(y_true, pred_decision, *, labels=None, sample_weight=None, n_thre
 def _regression(kernel, y_true, y_pred, sample_weight, multioutput, n_threads):
     if not (isinstance(multioutput, str) and multioutput in _MULTIOUTPUT):
         if isinstance(multioutput, str) or multioutput is None:
-            raise ValueError(f"multioutput: expected one of {_MULTIOUTPUT} or an array of output weights, got "
-                             f"{multioutput!r}")
+            raise InvalidParameterError(f"multioutput: expected one of {_MULTIOUTPUT} or an array of output "
+                                        f"weights, got {multioutput!r}")
     truth = _float_array(y_true, "y_true")
     pred = _float_array(y_pred, "y_pred")
     _check_lengths(truth, pred)
@@ -505,8 +509,7 @@ def _regression(kernel, y_true, y_pred, sample_weight, multioutput, n_threads):
         # Fortran order (its columns are then contiguous (n, 1) views the engine reads without copying).
         truth_f, pred_f = np.asfortranarray(truth), np.asfortranarray(pred)
         errors = [_average(totals_of(truth_f[:, j:j + 1], pred_f[:, j:j + 1])) for j in range(n_outputs)]
-        both_float32 = truth.dtype == np.float32 and pred.dtype == np.float32
-        return np.asarray(errors, dtype=np.float32 if both_float32 else np.float64)
+        return np.asarray(errors, dtype=_result_dtype(y_true, y_pred, sample_weight))
     if output_weights is None:
         return _average(totals_of(truth, pred))  # per-row mean over the outputs = mean of the per-output means
     total = output_weights.sum()
@@ -514,6 +517,12 @@ def _regression(kernel, y_true, y_pred, sample_weight, multioutput, n_threads):
         raise ZeroDivisionError("Weights sum to zero, can't be normalized")
     # Σ_j a_j·E_j / Σ a = Σ_i w_i·(Σ_j c_j·e_ij) / Σ w with c = a / Σ a: one pass with per-column factors.
     return _average(totals_of(truth, pred, columns=output_weights / total))
+
+
+def _result_dtype(*arguments):
+    """scikit-learn's output dtype: the widest float dtype among the arguments that are arrays, else float64."""
+    floats = [a.dtype for a in arguments if hasattr(a, "dtype") and np.dtype(a.dtype).kind == "f"]
+    return np.result_type(*floats) if floats else np.dtype(np.float64)
 
 
 def mean_squared_error(y_true, y_pred, *, sample_weight=None, multioutput="uniform_average", n_threads=None):
