@@ -21,33 +21,32 @@ Where this module deliberately differs from scikit-learn 1.9.1
 =================================  ============================================  =================================
 situation                          scikit-learn 1.9.1                            fastloss.sklearn
 =================================  ============================================  =================================
-``n_threads=`` keyword             absent                                        added (results independent of it)
-float32 ``y_proba`` / ``y_pred``   computed in float32                           rows in double from the float32
-                                                                                 values (clip, ``1 - p`` in
-                                                                                 float32); agree to ~1e-6 rel.
-float16 ``y_proba``                clip and ``1 - p`` in float16                 float16's eps, computed as float32
-log_loss / brier: a row of         UserWarning "The y_prob values do not sum     no warning (the value is the
-``y_proba`` not summing to 1       to one"                                       same: rows are never
-                                                                                 renormalised)
-log_loss / brier: ``labels=``      ``labels`` fit a LabelBinarizer that is then  ValueError: ``labels=`` applies
-with a 2-D indicator ``y_true``    not used for the indicator                    to label vectors only
-log_loss / brier: 1-D ``y_proba``  ``y_proba`` expanded to ``[1-p, p]`` and      ValueError (columns of the
-with a 2-column indicator          compared column-wise                          indicator must match y_proba's)
+``n_threads=`` keyword             absent                                        added; results do not depend on it
+float32 ``y_proba`` / ``y_pred``   whole computation in float32                  each row in double from the
+                                                                                 float32 values (clip bounds and
+                                                                                 ``1 - p`` in float32, as
+                                                                                 scikit-learn); agree to ~1e-6 rel.
+float16 ``y_proba``                clip and ``1 - p`` in float16                 float16's eps; ``1 - p`` in float32
+log_loss / brier: a row of         UserWarning "The y_prob values do not sum     no warning; same value (rows are
+``y_proba`` not summing to 1       to one"                                       never renormalised)
+log_loss / brier: ``labels=``      ``labels`` fit a LabelBinarizer that the      ValueError: ``labels=`` applies
+with a 2-D indicator ``y_true``    indicator then bypasses                       to label vectors only
+log_loss / brier: 1-D ``y_proba``  ``y_proba`` expanded to ``[1-p, p]`` and      ValueError: an indicator needs a
+with a 2-column indicator          compared column-wise                          2-D y_proba of its width
 ``y_true``
-hinge_loss, binary (≤ 2 labels     LabelBinarizer fit on ``y_true`` alone; a     ValueError: ``y_true`` holds
-via ``labels=``) but ``y_true``    third class makes the *first* class +1        classes outside ``labels``
-with more than 2 classes
-hinge_loss: NaN ``sample_weight``  result NaN                                    result NaN (same)
-hinge_loss: all-zero weights       ZeroDivisionError                             ZeroDivisionError (same)
-hinge_loss: 2-D or scalar          TypeError / ValueError from ``np.average``    ValueError (one weight rule for
-``sample_weight``                                                                every function)
-error wording and order            first failing check of scikit-learn           same exception types; messages
-                                                                                 name the argument; when several
-                                                                                 inputs are bad, the first one
-                                                                                 reported may differ
-deprecated ``y_pred=`` (log_loss)  FutureWarning, then used                      same
-``log_loss(..., eps=)``            removed in 1.5                                absent (TypeError), as in 1.9
+hinge_loss, binary because         LabelBinarizer fit on ``y_true`` alone        ValueError: ``y_true`` holds
+``labels=`` has ≤ 2 classes, but   (``labels`` unused; a third class makes the   classes outside ``labels``
+``y_true`` holds other classes     *first* class +1)
+hinge_loss: 2-D ``sample_weight``  TypeError from ``np.average``                 ValueError, as the other functions
+error messages, and which error    scikit-learn's wording; its order of checks   same exception types, messages
+comes first when several inputs                                                  name the argument; value checks
+are bad                                                                          run last (in the kernel's pass)
 =================================  ============================================  =================================
+
+Same as scikit-learn, though surprising: ``hinge_loss`` raises ZeroDivisionError for weights summing to 0 and
+returns NaN for a NaN weight (it checks nothing); the other functions raise ValueError for all-zero or non-finite
+weights and ZeroDivisionError for weights summing to 0. ``log_loss(y_pred=...)`` works with a FutureWarning, and
+``eps=`` no longer exists (removed in 1.5).
 
 Invalid parameter values (``normalize=1``, an unknown ``multioutput``, ...) raise this module's
 ``InvalidParameterError``, which is, like scikit-learn's, both a ValueError and a TypeError. Inputs are never
@@ -173,6 +172,13 @@ def _encode(y, classes, what) -> np.ndarray:
         raise ValueError(f"y_true contains values {set(np.unique(y[unknown]).tolist())} not belonging to {what} "
                          f"{classes.tolist()}")
     return index.astype(np.int64, copy=False)
+
+
+def _column_indices_if_already(y, classes):
+    """y itself when its classes are exactly 0..k-1 integers (the common case: no search needed), else None."""
+    if y.dtype.kind in "iu" and classes[0] == 0 and classes[-1] == classes.size - 1:
+        return y.astype(np.int64, copy=False)
+    return None
 
 
 def _check_lengths(*pairs):
@@ -316,7 +322,7 @@ def _multiclass_targets(y_true, n_columns, labels):
         codes = _encode(y, classes, "the passed labels")
     else:
         classes = _sorted_classes(y, "y_true")
-        codes = None
+        codes = _column_indices_if_already(y, classes)
     if classes.size == 1:
         if labels is None:
             raise ValueError(f"y_true contains only one label ({classes[0]}). Please provide the list of all "
@@ -345,6 +351,9 @@ def _probabilistic_totals(name, y_true, proba, labels, sample_weight, n_threads,
     dtype = _engine._float_dtype(rows)
     explain = [(_check_probabilities, rows, "y_prob")]
     if kind == "rows":
+        if binary_column:
+            raise ValueError(f"y_true: an indicator matrix of shape {targets.shape} needs a 2-D y_proba with "
+                             f"{targets.shape[1]} columns, got shape {proba.shape}")
         explain.append((_check_indicator, targets, "y_true"))
         return _totals(f"sklearn_{name}_rows", targets, rows, sparse=False, sample_weight=weights,
                        n_threads=n_threads, options=options, explain=explain)

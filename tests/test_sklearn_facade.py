@@ -252,6 +252,11 @@ ERRORS = [
     ("log_loss", ([0, 1], [0.3, 0.6]), {"sample_weight": [[1], [2]]}, ValueError, "sample_weight"),
     ("log_loss", ([0, 1], [0.3, 0.6]), {"sample_weight": [1, np.nan]}, ValueError, "NaN"),
     ("log_loss", (np.array([[0, 2], [1, 1]]), P2), {}, ValueError, "indicator"),
+    # documented differences (the module's table): scikit-learn accepts these
+    ("log_loss", (np.array([[1, 0], [0, 1]]), [0.3, 0.6]), {}, ValueError, "indicator matrix"),
+    ("brier_score_loss", (np.array([[1, 0], [0, 1]]), P2), {"labels": [0, 1]}, ValueError, "vector of labels"),
+    ("hinge_loss", ([0, 1, 2], [0.3, 0.1, 0.2]), {"labels": [0, 1]}, ValueError, "not belonging"),
+    ("hinge_loss", ([5, 6], [0.3, 0.1]), {"labels": [0, 1]}, ValueError, "not belonging"),
     ("hinge_loss", ([0, 1], [0.3, 0.6]), {"sample_weight": [0, 0]}, ZeroDivisionError, "sum to zero"),
     ("hinge_loss", ([0, 1], [0.3, np.inf]), {}, ValueError, "infinity"),
     ("hinge_loss", ([0, 1], P2), {}, ValueError, "1d array"),
