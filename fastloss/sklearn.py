@@ -117,7 +117,8 @@ def _label_array(y, name) -> np.ndarray:
     if type(y).__module__.split(".")[0] == "torch":
         y = _to_numpy(y, name)
     arr = np.asarray(y)
-    if arr.dtype.kind in "US" and isinstance(y, (list, tuple)) and not all(isinstance(v, str) for v in y):
+    if (arr.dtype.kind in "US" and arr.ndim == 1 and isinstance(y, (list, tuple))
+            and not all(isinstance(v, str) for v in y)):
         # NumPy turns [0, "a"] into strings; scikit-learn refuses the mix
         raise ValueError(f"{name}: mix of label input types (string and number)")
     if arr.ndim == 0 or arr.ndim > 2:

@@ -289,6 +289,7 @@ EDGE_CASES = [
     ("log_loss", ([0, 1], [0, 1]), {}),  # integer probabilities
     ("log_loss", ([True, False], [0.3, 0.6]), {}),
     ("log_loss", (np.array([[0], [1]]), P2), {}),  # column vector of labels
+    ("log_loss", (np.array([["b"], ["a"]]), [0.2, 0.7]), {}),  # column of strings
     ("log_loss", (["b", "a"], P2), {"labels": ["b", "a"]}),  # unsorted labels: columns still sorted (warning)
     ("log_loss", ([0, 1], [0.3, 0.6]), {"sample_weight": [1, -1], "normalize": False}),
     ("accuracy_score", (np.array([2**60, 2**60 + 1]), np.array([2**60 + 1, 2**60 + 1])), {}),
