@@ -65,7 +65,7 @@ def binary_crossentropy(y_true, y_pred, *, from_logits=False, label_smoothing=0.
       balanced (K, 2) table.
     * ``pos_weight``: a number or an array of shape (K,), PyTorch's ``BCEWithLogitsLoss(pos_weight=)``: the
       element loss is ``-(pw[k]·y_s·log p + (1 - y_s)·log(1 - p))`` (p clipped as above for probabilities;
-      for logits the stable ``(1 - y_s)·z + (pw·y_s + 1 - y_s)·softplus(-z)``).
+      for logits the stable ``pw·y_s·softplus(-z) + (1 - y_s)·softplus(z)``).
 
     Both are part of the row loss: they never enter a reduction's divisor (so ``"mean_with_sample_weight"``
     divides by the sample weights only, and torch's ``reduction="mean"`` is ``"sum_over_batch_size"``).

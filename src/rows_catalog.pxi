@@ -131,15 +131,15 @@ cdef inline double _row_bce_multilabel_probabilities(const floating_t* y, const 
 
 cdef inline double _row_bce_multilabel_logits(const floating_t* y, const floating_t* z, Py_ssize_t K,
                                               const RowParams* prm, int* error) noexcept nogil:
-    # -(pw·y·log σ(z) + (1 - y)·log(1 - σ(z))) = (1 - y)·z + (pw·y + 1 - y)·softplus(-z), with
-    # softplus(-z) = max(-z, 0) + log1p(exp(-|z|)): no overflow, full precision for large |z|.
+    # -(pw·y·log σ(z) + (1 - y)·log(1 - σ(z))) = pw·y·softplus(-z) + (1 - y)·softplus(z), with
+    # softplus(±z) = max(±z, 0) + log1p(exp(-|z|)): no overflow, and no cancellation between the two terms.
     cdef Py_ssize_t k
-    cdef double acc = 0.0, zk, yk, ys, softplus_neg
+    cdef double acc = 0.0, zk, yk, ys, tail
     for k in range(K):
         zk = z[k]
         yk = y[k]
         ys = yk * prm.keep + prm.offset
-        softplus_neg = (-zk if zk < 0.0 else 0.0) + log1p(exp(-fabs(zk)))
-        acc += _multilabel_weight(yk, k, prm) * ((1.0 - ys) * zk
-                                                 + (prm.columns[3 * k + 2] * ys + 1.0 - ys) * softplus_neg)
+        tail = log1p(exp(-fabs(zk)))
+        acc += _multilabel_weight(yk, k, prm) * (prm.columns[3 * k + 2] * ys * ((-zk if zk < 0.0 else 0.0) + tail)
+                                                 + (1.0 - ys) * ((zk if zk > 0.0 else 0.0) + tail))
     return acc / K
