@@ -311,7 +311,8 @@ def categorical_generalized_cross_entropy(y_true, y_pred, *, q=0.5, sample_weigh
 
     ``y_true`` holds one integer class ``y`` per row (shape y_pred.shape[:-1], or that plus a trailing 1), e.g.
     (N,) or per pixel (N, H, W) for y_pred (N, H, W, C); ``p_y`` is y_pred's probability of that class, used as
-    it is (no clipping, no renormalisation, as in Keras). ``q`` lies in the open interval (0, 1) (ValueError
+    it is (no clipping, no renormalisation, as in Keras; a NaN anywhere in the row gives NaN, as Keras's
+    Σ_k p_k·onehot_k does). ``q`` lies in the open interval (0, 1) (ValueError
     otherwise), default 0.5. Deliberate differences from Keras, which casts labels to int and one-hot encodes
     them: a non-integral label or one outside [0, K) raises ValueError (Keras truncates it, or silently uses
     p_y = 0), and probabilities outside [0, 1] raise ValueError (Keras returns NaN or a meaningless value).

@@ -97,13 +97,18 @@ cdef inline double _row_categorical_focal_logits(const floating_t* y, const floa
 
 cdef inline double _row_generalized_cross_entropy(Py_ssize_t label, const floating_t* p, Py_ssize_t K,
                                                   const RowParams* prm, int* error) noexcept nogil:
-    # Keras's CategoricalGeneralizedCrossEntropy: (1 - p_y^q)/q, no clipping, no renormalisation.
+    # Keras's CategoricalGeneralizedCrossEntropy: (1 - p_y^q)/q, no clipping, no renormalisation. Keras reads p_y
+    # as Σ_k p_k·onehot_k, so a NaN anywhere in the row makes the row NaN; so it does here.
     cdef Py_ssize_t k
     cdef double pk
+    cdef bint nan = False
     for k in range(K):
         pk = p[k]
         if pk < 0.0 or pk > 1.0:
             error[0] = E_PROBABILITY
+        nan = nan or pk != pk
+    if nan:
+        return NAN
     return (1.0 - pow(<double>p[label], prm.q)) / prm.q
 
 

@@ -353,6 +353,29 @@ def test_per_pixel_class_weights_equal_explicit_weight_map(loss, from_logits):
                     assert got == pytest.approx(want, rel=1e-12), (kw, reduction)
 
 
+@pytest.mark.parametrize("loss, options", CONFIGS[::2], ids=[config_id(*c) for c in CONFIGS[::2]])
+def test_nan_in_excluded_rows_changes_nothing(loss, options, small_blocks):
+    """Excluded rows are skipped, not multiplied by 0: NaN and inf there leave every bit of the result alone; NaN
+    in an included prediction makes that row NaN (the generalized crossentropy too, wherever the NaN is: Keras
+    reads p_y as Σ_k p_k·onehot_k)."""
+    rng = np.random.default_rng(9)
+    y, p, options = make_data(loss, options, (6, 2), 3, np.float64, rng)
+    mask = np.ones((6, 2), bool)
+    mask[4, 1] = False
+    fn = getattr(fastloss, loss)
+    clean = fn(y, p, mask=mask, reduction="none", n_threads=2, **options)
+    clean_totals = fn(y, p, mask=mask, reduction="totals", n_threads=2, **options)
+    p = p.copy()
+    p[4, 1] = [np.nan, np.inf, -np.inf]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fn(y, p, mask=mask, reduction="none", n_threads=2, **options).tobytes() == clean.tobytes()
+        assert fn(y, p, mask=mask, reduction="totals", n_threads=2, **options) == clean_totals
+    p[2, 0, 1] = np.nan
+    rows = fn(y, p, mask=mask, reduction="none", **options)
+    assert np.isnan(rows[2, 0]) and np.isfinite(np.delete(rows.reshape(-1), [4, 9])).all()
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Bad inputs
 # ---------------------------------------------------------------------------------------------------------------

@@ -182,7 +182,8 @@ def categorical_generalized_cross_entropy(y_true, y_pred, *, q=0.5, sample_weigh
     q = check_q(q)
 
     def rows(labels, p, lo, hi):
-        p_y = p[np.arange(p.shape[0]), labels]
+        one_hot = np.eye(p.shape[-1])[labels]
+        p_y = np.sum(p * one_hot, axis=-1)  # as Keras reads it: a NaN anywhere in the row gives NaN
         return (1 - np.power(p_y, q)) / q
 
     return _evaluate(y_true, y_pred, rows, sparse=True, one_d_is_column=False, probabilities=True,
