@@ -12,6 +12,13 @@ from ._arrays import _to_numpy
 from ._options import _real
 
 
+def check_flag(value, name: str) -> bool:
+    """A boolean option (apply_class_balancing): True or False, never a truthy string or number."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
+
+
 def check_gamma(value) -> float:
     """The focusing parameter of the focal losses: a finite number >= 0."""
     gamma = _real(value, "gamma", "a finite number >= 0")

@@ -84,8 +84,8 @@ def compute_class_weight(y, *, classes=None, multilabel=False) -> np.ndarray:
     ``multilabel=True``: ``y`` is a 0/1 indicator array of shape (..., K) (a 1-D ``y`` is N samples of one
     label, K = 1), every leading entry one sample. Returns the (K, 2) float64 table of balanced (negative,
     positive) weights of each label, ``n / (2·count(y_k == 0))`` and ``n / (2·count(y_k == 1))`` (scikit-learn's
-    formula applied to each column with classes {0, 1}), for ``binary_crossentropy(class_weight=...)``. A label without positives or without negatives has no
-    balanced weight: ValueError naming it. ``classes`` is not used with ``multilabel=True``.
+    formula applied to each column with classes {0, 1}), for ``binary_crossentropy(class_weight=...)``. A label
+    without positives or without negatives has no balanced weight: ValueError naming it. ``classes`` is not used with ``multilabel=True``.
     """
     if multilabel:
         if classes is not None:

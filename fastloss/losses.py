@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._catalog_options import (check_focal_alpha, check_gamma, check_q, is_multilabel_class_weight,
+from ._catalog_options import (check_flag, check_focal_alpha, check_gamma, check_q, is_multilabel_class_weight,
                                multilabel_columns, prediction_columns)
 from ._engine import evaluate
 from ._options import check_delta, check_label_smoothing, check_last_axis
@@ -235,12 +235,6 @@ def cosine_similarity(y_true, y_pred, *, axis=-1, sample_weight=None, class_weig
         zero_division=zero_division, n_threads=n_threads))
 
 
-def _check_flag(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected True or False, got {value!r}")
-    return bool(value)
-
-
 def binary_focal_crossentropy(y_true, y_pred, *, apply_class_balancing=False, alpha=0.25, gamma=2.0,
                               from_logits=False, label_smoothing=0.0, axis=-1, sample_weight=None,
                               class_weight=None, mask=None, reduction="sum_over_batch_size",
@@ -264,7 +258,7 @@ def binary_focal_crossentropy(y_true, y_pred, *, apply_class_balancing=False, al
     axis. Reductions, weights and masks: see the module docstring (class_weight is per row, by the row's class).
     """
     check_last_axis(axis, np.ndim(y_pred))
-    balancing = _check_flag(apply_class_balancing, "apply_class_balancing")
+    balancing = check_flag(apply_class_balancing, "apply_class_balancing")
     alpha, alpha_columns = check_focal_alpha(alpha, prediction_columns(y_pred, one_d_is_column=True),
                                              unit_interval=True)
     options = {"gamma": check_gamma(gamma), "alpha": alpha, "flags": 1.0 if balancing else 0.0}

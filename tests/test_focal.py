@@ -1,7 +1,8 @@
 """The focal losses and the generalized crossentropy against the NumPy oracle.
 
 - binary_focal_crossentropy: elementwise (a 1-D y_pred is N rows of one value), mean over the last axis of
-  ``(1 - p_t)^γ·bce`` (times ``α·y_s + (1 - α)(1 - y_s)`` with apply_class_balancing; α a number or one per column).
+  ``(1 - p_t)^γ·bce`` (times ``α·y_s + (1 - α)(1 - y_s)`` with apply_class_balancing; α a number or one per
+  column).
 - categorical_focal_crossentropy: a row loss over K classes (a 1-D y_pred is one row),
   ``Σ_k α_k·(1 - q_k)^γ·(-y_s,k·log q_k)`` with q the renormalised (or softmax) probabilities, clipped.
 - categorical_generalized_cross_entropy: one integer label per row, ``(1 - p_y^q)/q``.
@@ -434,8 +435,11 @@ def test_inputs_not_modified_and_registered():
     for loss, options in CONFIGS:
         y, p, options = make_data(loss, options, (5, 2), 3, np.float64, rng)
         y0, p0 = y.copy(), p.copy()
-        getattr(fastloss, loss)(y, p, **options)
+        want = getattr(fastloss, loss)(y, p, **options)
         assert np.array_equal(y, y0) and np.array_equal(p, p0, equal_nan=True)
+        y.flags.writeable = False  # read-only inputs are read, never copied to be written
+        p.flags.writeable = False
+        assert getattr(fastloss, loss)(y, p, **options) == want
     for loss in NEW_LOSSES:
         assert fastloss.LOSSES[loss] is getattr(fastloss, loss) and loss in fastloss.losses.__all__
         assert oracle.LOSSES[loss] is getattr(oracle, loss) and loss in oracle.__all__

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._arrays import _to_numpy
-from .._catalog_options import (check_focal_alpha, check_gamma, check_q, is_multilabel_class_weight,
+from .._catalog_options import (check_flag, check_focal_alpha, check_gamma, check_q, is_multilabel_class_weight,
                                 multilabel_columns, prediction_columns)
 from .._options import check_label_smoothing, check_last_axis
 from .._reductions import canonical_reduction, check_zero_division
@@ -119,8 +119,7 @@ def binary_focal_crossentropy(y_true, y_pred, *, apply_class_balancing=False, al
     ``p_t = y_s·p + (1 - y_s)·(1 - p)`` (unclipped p); ``f = (1 - p_t)^γ·bce``; with apply_class_balancing
     ``f *= α·y_s + (1 - α)·(1 - y_s)``, α a number or one per column; ``l = mean_k f``.
     """
-    if not isinstance(apply_class_balancing, (bool, np.bool_)):
-        raise TypeError(f"apply_class_balancing: expected True or False, got {apply_class_balancing!r}")
+    apply_class_balancing = check_flag(apply_class_balancing, "apply_class_balancing")
     check_last_axis(axis, np.ndim(y_pred))
     a, a_columns = check_focal_alpha(alpha, prediction_columns(y_pred, True), unit_interval=True)
     alpha = a if a_columns is None else a_columns  # broadcasts along the last axis
