@@ -367,7 +367,7 @@ ERRORS = [
     ("bce probability", lambda: FT.binary_cross_entropy(np.array([0.5, 1.5]), np.array([1.0, 0.0])), ValueError,
      ["input", "[0, 1]"]),
     ("bce NaN probability", lambda: FT.binary_cross_entropy(np.array([np.nan]), np.array([1.0])), ValueError,
-     ["input"]),
+     ["input", "nan"]),
     ("bce target", lambda: FT.binary_cross_entropy(np.array([0.5]), np.array([2.0])), ValueError, ["target"]),
     ("bce shape", lambda: FT.binary_cross_entropy(P, np.ones(3)), ValueError, ["target", "shape"]),
     ("bce weight shape", lambda: FT.binary_cross_entropy(P, P, weight=np.ones(2)), ValueError, ["weight"]),
