@@ -45,8 +45,8 @@ returns tensors, differentiable (autograd)      returns a Python float or a NumP
 result dtype = input dtype (float32 sums in     reductions accumulate in double and return a Python float (more
 float32)                                        accurate than a float32 torch sum: agreement ~1e-6 relative);
                                                 ``'none'`` arrays keep the input's float dtype
-integer inputs raise (``not implemented for     integer and bool inputs are computed in float64
-'Long'``)
+integer inputs raise ("not implemented for       integer and bool inputs are computed in float64
+'Long'")
 class-index targets: int64 or uint8 only        any integer dtype (int32 too); bool and float raise TypeError
 ``size_average=``/``reduce=`` (deprecated)      TypeError pointing to ``reduction``
 errors are RuntimeError/IndexError              ValueError/TypeError naming the argument (``input``, ``target``,

@@ -10,7 +10,7 @@
 #     prm.columns, indexed by the column k of the row (NULL: every entry 1).
 # Flags (prm.flags, a bit set stored in a double) are named below.
 
-from libc.math cimport exp, log1p, fabs, pow, isnan as _torch_isnan
+from libc.math cimport exp, fabs, log1p, pow
 
 cdef enum:
     TORCH_LOG_TARGET = 1    # kl_div(log_target=True)

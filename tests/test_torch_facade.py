@@ -237,14 +237,16 @@ def test_facade_matches_oracle(case, dtype):
                                   "bce-logits-weight-elements-pos_weight(N,T,C)", "mse-weight", "huber-weight",
                                   "kl_div-log_target(N,T,C)", "multilabel-class-weight(N,T,C)", "focal-gamma1.5",
                                   "poisson-prob-full"])
-def test_thread_counts_give_the_same_bits(case, small_blocks):
+def test_thread_counts_and_isa_levels_give_the_same_bits(case, assert_same_bits):
     rng = np.random.default_rng(7)
     name, args, kwargs = CASES[case](rng, np.dtype("float64"))
     fn = getattr(FT, name)
-    for reduction in REDUCTIONS:
-        one = fn(*args, reduction=reduction, n_threads=1, **kwargs)
-        three = fn(*args, reduction=reduction, n_threads=3, **kwargs)
-        assert np.asarray(one).tobytes() == np.asarray(three).tobytes(), reduction
+
+    def run(n_threads):
+        scalars = tuple(fn(*args, reduction=r, n_threads=n_threads, **kwargs) for r in ("mean", "sum"))
+        return scalars, fn(*args, reduction="none", n_threads=n_threads, **kwargs)
+
+    assert_same_bits(run)
 
 
 # ---------------------------------------------------------------------------------------------------------------
