@@ -412,3 +412,32 @@ def test_callers_arrays_are_not_modified_and_read_only_arrays_work():
     FT.binary_cross_entropy_with_logits(z, (z > 0).astype(float), pos_weight=w)
     for a, c in zip((x, y, w), copies):
         np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("case", ["ce(N,C,d1,d2)-weight-ignore", "ce-probabilities-weight-smoothing(N,C,d)",
+                                  "bce-logits-weight-elements-pos_weight(N,T,C)", "mse-weight", "kl_div",
+                                  "multilabel-class-weight(N,T,C)"])
+def test_layouts_fortran_strided_big_endian_read_the_same(case):
+    rng = np.random.default_rng(11)
+    name, args, kwargs = CASES[case](rng, np.dtype("float64"))
+    fn = getattr(FT, name)
+    expected = fn(*args, reduction="none", **kwargs)
+    layouts = {
+        "fortran": lambda a: np.asfortranarray(a),
+        "strided": lambda a: np.repeat(a, 2, axis=-1)[..., ::2] if a.ndim else a,
+        "big-endian": lambda a: a.astype(a.dtype.newbyteorder(">")),
+    }
+    for layout, convert in layouts.items():
+        converted = [convert(a) for a in args]
+        got = fn(*converted, reduction="none", **kwargs)
+        assert got.tobytes() == expected.tobytes(), layout
+
+
+def test_result_dtypes():
+    x = np.arange(6).reshape(2, 3)
+    assert FT.mse_loss(x, x + 1, reduction="none").dtype == np.float64  # integers compute in float64
+    assert FT.mse_loss(x, x + 1) == 1.0
+    half = np.linspace(-1, 1, 6, dtype=np.float16).reshape(2, 3)
+    assert FT.l1_loss(half, half * 0, reduction="none").dtype == np.float32
+    assert FT.cross_entropy(half, np.array([0, 2]), reduction="none").dtype == np.float32
+    assert isinstance(FT.cross_entropy(half, np.array([0, 2])), float)
