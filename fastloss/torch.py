@@ -73,7 +73,6 @@ NaN in an ignored position (``ignore_index``) does not reach the result, in torc
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
 
@@ -145,10 +144,6 @@ def _check_bool(value, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected True or False, got {value!r}")
     return bool(value)
-
-
-def _float_array(x, name: str) -> np.ndarray:
-    return _to_numpy(x, name)
 
 
 _ENGINE_NAMES = (
@@ -241,8 +236,8 @@ def _elements(x: np.ndarray) -> np.ndarray:
 
 def _elementwise(kernel, input, target, *, weight, reduction, broadcast=False, exact_weight=False,
                  weighted_mean=False, options=None, columns=None, n_threads=None):
-    x = _float_array(input, "input")
-    t = _float_array(target, "target")
+    x = _to_numpy(input, "input")
+    t = _to_numpy(target, "target")
     x, t = _same_shape(x, t, broadcast=broadcast)
     sample_weight = _element_weight(weight, x.shape, exact=exact_weight)
     mean = _WEIGHTED_MEAN if (weighted_mean and sample_weight is not None) else _PER_ELEMENT
@@ -365,7 +360,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = _check_reduction(reduction)
     smoothing = check_label_smoothing(label_smoothing)
     ignore_index = _check_ignore_index(ignore_index)
-    x = _float_array(input, "input")
+    x = _to_numpy(input, "input")
     t = _to_numpy(target, "target")
     kind = _target_kind(_classes_last_check(x), t, probabilities_allowed=True)
     if kind == "indices":
@@ -405,7 +400,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     _check_legacy(size_average, reduce)
     reduction = _check_reduction(reduction)
     ignore_index = _check_ignore_index(ignore_index)
-    x = _float_array(input, "input")
+    x = _to_numpy(input, "input")
     t = _to_numpy(target, "target")
     _target_kind(_classes_last_check(x), t, probabilities_allowed=False)
     return _index_loss("torch_nll", x, t, weight=weight, ignore_index=ignore_index, reduction=reduction,
@@ -460,8 +455,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if pos_weight is None:
         return _elementwise("torch_bce_logits", input, target, weight=weight, reduction=reduction,
                             n_threads=n_threads)
-    x = _float_array(input, "input")
-    t = _float_array(target, "target")
+    x = _to_numpy(input, "input")
+    t = _to_numpy(target, "target")
     x, t = _same_shape(x, t, broadcast=False)
     pw = _pos_weight_columns(pos_weight, x.shape)
     w = _element_weight(weight, x.shape, exact=False)
@@ -564,8 +559,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if reduction != "batchmean":
         return _elementwise("torch_kl_div", input, target, weight=None, reduction=reduction, options=options,
                             n_threads=n_threads)
-    x = _float_array(input, "input")
-    t = _float_array(target, "target")
+    x = _to_numpy(input, "input")
+    t = _to_numpy(target, "target")
     x, t = _same_shape(x, t, broadcast=False)
     if x.ndim == 0 or x.size == 0:
         # torch: a 0-d input is not divided; an (N, 0) input sums to 0 over N samples.
@@ -640,8 +635,8 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     """
     _check_legacy(size_average, reduce)
     reduction = _check_reduction(reduction)
-    x = _float_array(input, "input")
-    t = _float_array(target, "target")
+    x = _to_numpy(input, "input")
+    t = _to_numpy(target, "target")
     x, t = _same_shape(x, t, broadcast=False)
     if x.ndim == 0:
         x, t = x.reshape(1), t.reshape(1)
