@@ -63,8 +63,8 @@ float32 element math in float32                 element math in double, then rou
 broadcast ``target`` against ``input``          and ``huber_loss`` broadcast with torch's UserWarning, as torch
 ``pos_weight`` of any broadcastable shape       ``pos_weight`` must vary along the last (class) axis only: shape
                                                 ``(C,)``, ``(1, ..., C)`` or a scalar (ValueError otherwise)
-``multilabel_soft_margin_loss`` ``weight`` of   ``weight`` per class (shape ``(C,)`` or ``(1, ..., C)``) or per
-any broadcastable shape                         sample (``(N, ..., 1)``); an element-wise weight raises ValueError
+``multilabel_soft_margin_loss`` with an         the per-sample sum of ``'none'`` is taken over elements already
+element-wise ``weight``, ``'none'``             rounded to the input dtype (float32: ~1e-7 relative)
 ``kl_div(reduction='mean')`` warns              no warning: 'mean' is the documented Σ / numel
 ==============================================  =================================================================
 
@@ -608,7 +608,8 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
 
 
 def _multilabel_weight(weight, shape):
-    """(per-class columns or None, per-sample weight or None) for multilabel_soft_margin_loss's ``weight``."""
+    """multilabel_soft_margin_loss's ``weight`` as ("class", per-class columns), ("sample", per-sample weight),
+    ("element", the weight at input's shape) or (None, None)."""
     if weight is None:
         return None, None
     w = _to_numpy(weight, "weight")
@@ -618,20 +619,18 @@ def _multilabel_weight(weight, shape):
         raise ValueError(f"weight: shape {w.shape} does not broadcast to input shape {tuple(shape)}") from None
     padded = w.reshape((1,) * (len(shape) - w.ndim) + w.shape)
     if all(n == 1 for n in padded.shape[:-1]):
-        return np.ascontiguousarray(np.broadcast_to(padded.reshape(-1), shape[-1:]), dtype=np.float64), None
+        return "class", np.ascontiguousarray(np.broadcast_to(padded.reshape(-1), shape[-1:]), dtype=np.float64)
     if padded.shape[-1] == 1:
-        return None, _element_weight(padded[..., 0], shape[:-1], exact=False)
-    raise ValueError(
-        f"weight: expected a weight per class, shape ({shape[-1]},), or per sample, shape {shape[:-1] + (1,)}; "
-        f"an element-wise weight of shape {w.shape} is not supported by fastloss.torch"
-    )
+        return "sample", _element_weight(padded[..., 0], shape[:-1], exact=False)
+    return "element", np.broadcast_to(padded, shape)
 
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean", *,
                                 n_threads=None):
     """torch.nn.functional.multilabel_soft_margin_loss: per sample, the mean over the C classes of the last axis
-    of ``w_c·(-(y·log σ(x) + (1 - y)·log σ(-x)))``. ``'none'`` has input's shape without its last axis;
-    ``'mean'`` = mean over samples. ``weight``: per class (C,) or per sample (N, ..., 1).
+    of ``w·(-(y·log σ(x) + (1 - y)·log σ(-x)))``. ``'none'`` has input's shape without its last axis;
+    ``'mean'`` = mean over samples. ``weight`` broadcasts to the input: per class (C,), per sample (N, ..., 1),
+    or per element.
     """
     _check_legacy(size_average, reduce)
     reduction = _check_reduction(reduction)
@@ -640,10 +639,24 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     x, t = _same_shape(x, t, broadcast=False)
     if x.ndim == 0:
         x, t = x.reshape(1), t.reshape(1)
-    columns, sample_weight = _multilabel_weight(weight, x.shape)
-    return _run("torch_multilabel_soft_margin", t, x, sparse=False, elementwise=False, probabilities=False,
-                columns=columns, sample_weight=sample_weight, reduction=reduction, mean=_PER_ELEMENT,
-                n_threads=n_threads)
+    kind, w = _multilabel_weight(weight, x.shape)
+    if kind != "element":
+        return _run("torch_multilabel_soft_margin", t, x, sparse=False, elementwise=False, probabilities=False,
+                    columns=w if kind == "class" else None, sample_weight=w if kind == "sample" else None,
+                    reduction=reduction, mean=_PER_ELEMENT, n_threads=n_threads)
+    # An element-wise weight is a per-row weight of rows of one element. The per-element loss is the logits BCE;
+    # a sample's value is Σ_c w·l / C, so 'mean' over samples is Σ w·l / numel, 'sum' weighs each element w / C,
+    # and 'none' sums each sample's C weighted elements.
+    C = x.shape[-1]
+    common = dict(sparse=False, elementwise=False, probabilities=False, n_threads=n_threads)
+    if reduction == "mean":
+        return _run("torch_bce_logits", _elements(t), _elements(x), sample_weight=w, reduction="mean",
+                    mean=_PER_ELEMENT, **common)
+    per_element = _run("torch_bce_logits", _elements(t), _elements(x), sample_weight=w / C, reduction=reduction,
+                       mean=_PER_ELEMENT, **common)
+    if reduction == "sum":
+        return per_element
+    return np.sum(per_element, axis=-1, dtype=np.float64).astype(per_element.dtype)
 
 
 def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none", *, n_threads=None):

@@ -148,6 +148,8 @@ def _multilabel(shape, weight):
             kw["weight"] = rng.uniform(0.0, 2.0, shape[-1])
         elif weight == "sample":
             kw["weight"] = rng.uniform(0.0, 2.0, shape[:-1] + (1,))
+        elif weight == "element":
+            kw["weight"] = rng.uniform(0.0, 2.0, shape)
         return "multilabel_soft_margin_loss", (z, y), kw
     return build
 
@@ -198,6 +200,7 @@ CASES = {
     "multilabel": _multilabel((8, 5), None),
     "multilabel-class-weight(N,T,C)": _multilabel((3, 4, 5), "class"),
     "multilabel-sample-weight": _multilabel((6, 3), "sample"),
+    "multilabel-element-weight(N,T,C)": _multilabel((3, 4, 5), "element"),
     "focal": _focal((9, 3), 0.25, 2),
     "focal-no-alpha-gamma0": _focal((9, 3), -1.0, 0.0),
     "focal-gamma1.5": _focal((4, 3, 2), 0.6, 1.5),
@@ -235,7 +238,8 @@ def test_facade_matches_oracle(case, dtype):
 @pytest.mark.parametrize("case", ["ce(N,C,d1,d2)-weight-ignore", "ce-smoothing-weight(N,C,d)",
                                   "ce-probabilities-weight-smoothing(N,C,d)", "nll(N,C,d)-ignore", "bce-weight(C,)",
                                   "bce-logits-weight-elements-pos_weight(N,T,C)", "mse-weight", "huber-weight",
-                                  "kl_div-log_target(N,T,C)", "multilabel-class-weight(N,T,C)", "focal-gamma1.5",
+                                  "kl_div-log_target(N,T,C)", "multilabel-class-weight(N,T,C)", "multilabel-element-weight(N,T,C)",
+                                  "focal-gamma1.5",
                                   "poisson-prob-full"])
 def test_thread_counts_and_isa_levels_give_the_same_bits(case, assert_same_bits):
     rng = np.random.default_rng(7)
@@ -378,7 +382,7 @@ ERRORS = [
      ValueError, ["pos_weight"]),
     ("pos_weight length", lambda: FT.binary_cross_entropy_with_logits(X, P, pos_weight=np.ones(2)), ValueError,
      ["pos_weight"]),
-    ("multilabel element weight", lambda: FT.multilabel_soft_margin_loss(X, P, weight=np.ones((4, 3))),
+    ("multilabel weight shape", lambda: FT.multilabel_soft_margin_loss(X, P, weight=np.ones((2, 3))),
      ValueError, ["weight"]),
     ("beta negative", lambda: FT.smooth_l1_loss(X, X, beta=-1.0), ValueError, ["beta"]),
     ("delta zero", lambda: FT.huber_loss(X, X, delta=0.0), ValueError, ["delta"]),

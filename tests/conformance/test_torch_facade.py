@@ -155,11 +155,11 @@ def _signed(name, shape, **extra):
     return build
 
 
-def _multilabel(shape, weighted):
+def _multilabel(shape, weight_shape):
     def build(rng, dtype):
         z = _logits(rng, shape, dtype)
         y = rng.integers(0, 2, shape).astype(dtype)
-        kw = {"weight": rng.uniform(0, 2, shape[-1]).astype(dtype)} if weighted else {}
+        kw = {} if weight_shape is None else {"weight": rng.uniform(0, 2, weight_shape).astype(dtype)}
         return "multilabel_soft_margin_loss", (z, y), kw
     return build
 
@@ -203,8 +203,10 @@ CASES = {
     "poisson-no-log-full": _poisson((10, 4), False, True),
     "hinge_embedding": _signed("hinge_embedding_loss", (20, 3), margin=0.7),
     "soft_margin": _signed("soft_margin_loss", (4, 5, 2)),
-    "multilabel": _multilabel((12, 5), False),
-    "multilabel-weight(N,T,C)": _multilabel((3, 4, 5), True),
+    "multilabel": _multilabel((12, 5), None),
+    "multilabel-weight(N,T,C)": _multilabel((3, 4, 5), (5,)),
+    "multilabel-sample-weight": _multilabel((6, 4), (6, 1)),
+    "multilabel-element-weight(N,T,C)": _multilabel((3, 4, 5), (3, 4, 5)),
     "focal": _focal((20, 3), 0.25, 2),
     "focal-no-alpha-gamma0": _focal((20, 3), -1.0, 0.0),
     "focal-gamma1.5": _focal((4, 3, 2), 0.6, 1.5),
