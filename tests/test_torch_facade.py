@@ -238,9 +238,8 @@ def test_facade_matches_oracle(case, dtype):
 @pytest.mark.parametrize("case", ["ce(N,C,d1,d2)-weight-ignore", "ce-smoothing-weight(N,C,d)",
                                   "ce-probabilities-weight-smoothing(N,C,d)", "nll(N,C,d)-ignore", "bce-weight(C,)",
                                   "bce-logits-weight-elements-pos_weight(N,T,C)", "mse-weight", "huber-weight",
-                                  "kl_div-log_target(N,T,C)", "multilabel-class-weight(N,T,C)", "multilabel-element-weight(N,T,C)",
-                                  "focal-gamma1.5",
-                                  "poisson-prob-full"])
+                                  "kl_div-log_target(N,T,C)", "multilabel-class-weight(N,T,C)",
+                                  "multilabel-element-weight(N,T,C)", "focal-gamma1.5", "poisson-prob-full"])
 def test_thread_counts_and_isa_levels_give_the_same_bits(case, assert_same_bits):
     rng = np.random.default_rng(7)
     name, args, kwargs = CASES[case](rng, np.dtype("float64"))
