@@ -58,9 +58,6 @@ overflows to inf (float32: -y·x > 88)           (-y·x > 88 in float32, > 709 i
 float32 element math in float32                 element math in double, then rounded for ``'none'`` (results agree
                                                 to ~1e-6 relative; saturated cases can differ in absolute terms by
                                                 ~1e-7, e.g. sigmoid_focal_loss where torch's float32 p_t is 1)
-``kl_div``, ``poisson_nll_loss``,               ``target`` must have ``input``'s shape (ValueError); torch
-``hinge_embedding_loss``, ``soft_margin_loss``  broadcasts silently. ``mse_loss``, ``l1_loss``, ``smooth_l1_loss``
-broadcast ``target`` against ``input``          and ``huber_loss`` broadcast with torch's UserWarning, as torch
 ``pos_weight`` of any broadcastable shape       ``pos_weight`` must vary along the last (class) axis only: shape
                                                 ``(C,)``, ``(1, ..., C)`` or a scalar (ValueError otherwise)
 ``multilabel_soft_margin_loss`` with an         the per-sample sum of ``'none'`` is taken over elements already
@@ -182,23 +179,29 @@ def _run(kernel, target, input, *, reduction, mean, **kwargs):
 # Elementwise losses: one row per element
 # ----------------------------------------------------------------------------------------------------------
 
-def _same_shape(x: np.ndarray, t: np.ndarray, *, broadcast: bool):
-    """torch's shape rule: mse/l1/smooth_l1/huber broadcast (with torch's warning), the others need equal shapes."""
+_WARN, _SILENT = "warn", "silent"  # how a loss broadcasts target against input, as torch does for it
+
+
+def _same_shape(x: np.ndarray, t: np.ndarray, *, broadcast):
+    """torch's shape rule per loss: mse/l1/smooth_l1/huber broadcast with torch's warning (_WARN), kl_div,
+    poisson_nll, hinge_embedding, soft_margin and multilabel_soft_margin broadcast silently (_SILENT), the binary
+    crossentropies need equal shapes (None)."""
     if x.shape == t.shape:
         return x, t
-    if broadcast:
-        try:
-            shape = np.broadcast_shapes(x.shape, t.shape)
-        except ValueError:
-            raise ValueError(f"target: shape {t.shape} does not broadcast with input shape {x.shape}") from None
+    if broadcast is None:
+        raise ValueError(f"target: shape {t.shape} must be the same as input shape {x.shape}")
+    try:
+        shape = np.broadcast_shapes(x.shape, t.shape)
+    except ValueError:
+        raise ValueError(f"target: shape {t.shape} does not broadcast with input shape {x.shape}") from None
+    if broadcast == _WARN:
         warnings.warn(
             f"Using a target size ({t.shape}) that is different to the input size ({x.shape}). This will likely "
             "lead to incorrect results due to broadcasting. Please ensure they have the same size.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-        return np.broadcast_to(x, shape), np.broadcast_to(t, shape)
-    raise ValueError(f"target: shape {t.shape} must be the same as input shape {x.shape}")
+    return np.broadcast_to(x, shape), np.broadcast_to(t, shape)
 
 
 def _is_leading_prefix(shape, full) -> bool:
@@ -234,7 +237,7 @@ def _elements(x: np.ndarray) -> np.ndarray:
     return x[..., None]
 
 
-def _elementwise(kernel, input, target, *, weight, reduction, broadcast=False, exact_weight=False,
+def _elementwise(kernel, input, target, *, weight, reduction, broadcast=None, exact_weight=False,
                  weighted_mean=False, options=None, columns=None, n_threads=None):
     x = _to_numpy(input, "input")
     t = _to_numpy(target, "target")
@@ -457,7 +460,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                             n_threads=n_threads)
     x = _to_numpy(input, "input")
     t = _to_numpy(target, "target")
-    x, t = _same_shape(x, t, broadcast=False)
+    x, t = _same_shape(x, t, broadcast=None)
     pw = _pos_weight_columns(pos_weight, x.shape)
     w = _element_weight(weight, x.shape, exact=False)
     if x.ndim == 0:
@@ -499,7 +502,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     """
     _check_legacy(size_average, reduce)
     reduction = _check_reduction(reduction)
-    return _elementwise("squared_error", input, target, weight=weight, reduction=reduction, broadcast=True,
+    return _elementwise("squared_error", input, target, weight=weight, reduction=reduction, broadcast=_WARN,
                         exact_weight=True, weighted_mean=True, n_threads=n_threads)
 
 
@@ -510,7 +513,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     """
     _check_legacy(size_average, reduce)
     reduction = _check_reduction(reduction)
-    return _elementwise("absolute_error", input, target, weight=weight, reduction=reduction, broadcast=True,
+    return _elementwise("absolute_error", input, target, weight=weight, reduction=reduction, broadcast=_WARN,
                         exact_weight=True, weighted_mean=True, n_threads=n_threads)
 
 
@@ -524,7 +527,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     beta = _real(beta, "beta")
     if not beta >= 0:
         raise ValueError(f"beta: smooth_l1_loss does not support negative values for beta, got {beta!r}")
-    return _elementwise("torch_smooth_l1", input, target, weight=None, reduction=reduction, broadcast=True,
+    return _elementwise("torch_smooth_l1", input, target, weight=None, reduction=reduction, broadcast=_WARN,
                         options={"beta": beta}, n_threads=n_threads)
 
 
@@ -538,7 +541,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None, *, n_thr
     delta = _real(delta, "delta")
     if not delta > 0:
         raise ValueError(f"delta: huber_loss does not support non-positive values for delta, got {delta!r}")
-    return _elementwise("torch_huber", input, target, weight=weight, reduction=reduction, broadcast=True,
+    return _elementwise("torch_huber", input, target, weight=weight, reduction=reduction, broadcast=_WARN,
                         exact_weight=True, options={"delta": delta}, n_threads=n_threads)
 
 
@@ -557,11 +560,11 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     reduction = _check_reduction(reduction, _REDUCTIONS + ("batchmean",))
     options = {"flags": _TORCH_FLAGS["log_target"] if _check_bool(log_target, "log_target") else 0}
     if reduction != "batchmean":
-        return _elementwise("torch_kl_div", input, target, weight=None, reduction=reduction, options=options,
-                            n_threads=n_threads)
+        return _elementwise("torch_kl_div", input, target, weight=None, reduction=reduction, broadcast=_SILENT,
+                            options=options, n_threads=n_threads)
     x = _to_numpy(input, "input")
     t = _to_numpy(target, "target")
-    x, t = _same_shape(x, t, broadcast=False)
+    x, t = _same_shape(x, t, broadcast=_SILENT)
     if x.ndim == 0 or x.size == 0:
         # torch: a 0-d input is not divided; an (N, 0) input sums to 0 over N samples.
         total = _elementwise("torch_kl_div", x, t, weight=None, reduction="sum", options=options,
@@ -584,8 +587,8 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     flags = (_TORCH_FLAGS["log_input"] if _check_bool(log_input, "log_input") else 0)
     flags |= _TORCH_FLAGS["full"] if _check_bool(full, "full") else 0
     options = {"flags": flags, "eps": _real(eps, "eps")}
-    return _elementwise("torch_poisson_nll", input, target, weight=None, reduction=reduction, options=options,
-                        n_threads=n_threads)
+    return _elementwise("torch_poisson_nll", input, target, weight=None, reduction=reduction, broadcast=_SILENT,
+                        options=options, n_threads=n_threads)
 
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean", *,
@@ -595,7 +598,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     _check_legacy(size_average, reduce)
     reduction = _check_reduction(reduction)
     return _elementwise("torch_hinge_embedding", input, target, weight=None, reduction=reduction,
-                        options={"margin": _real(margin, "margin")}, n_threads=n_threads)
+                        broadcast=_SILENT, options={"margin": _real(margin, "margin")}, n_threads=n_threads)
 
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean", *, n_threads=None):
@@ -603,7 +606,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     ``'mean'`` = mean over elements."""
     _check_legacy(size_average, reduce)
     reduction = _check_reduction(reduction)
-    return _elementwise("torch_soft_margin", input, target, weight=None, reduction=reduction,
+    return _elementwise("torch_soft_margin", input, target, weight=None, reduction=reduction, broadcast=_SILENT,
                         n_threads=n_threads)
 
 
@@ -636,7 +639,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     reduction = _check_reduction(reduction)
     x = _to_numpy(input, "input")
     t = _to_numpy(target, "target")
-    x, t = _same_shape(x, t, broadcast=False)
+    x, t = _same_shape(x, t, broadcast=_SILENT)
     if x.ndim == 0:
         x, t = x.reshape(1), t.reshape(1)
     kind, w = _multilabel_weight(weight, x.shape)

@@ -387,7 +387,9 @@ ERRORS = [
     ("delta zero", lambda: FT.huber_loss(X, X, delta=0.0), ValueError, ["delta"]),
     ("log_target type", lambda: FT.kl_div(X, X, log_target="yes"), TypeError, ["log_target"]),
     ("margin type", lambda: FT.hinge_embedding_loss(X, X, margin="1"), TypeError, ["margin"]),
-    ("kl shape", lambda: FT.kl_div(X, np.ones(3)), ValueError, ["target", "shape"]),
+    ("kl shape", lambda: FT.kl_div(X, np.ones(2)), ValueError, ["target", "broadcast"]),
+    ("bce-logits shape", lambda: FT.binary_cross_entropy_with_logits(X, np.ones(3)), ValueError,
+     ["target", "same as input"]),
     ("scalar input", lambda: FT.cross_entropy(np.float64(1.0), np.int64(0)), ValueError, ["input"]),
     ("strings", lambda: FT.mse_loss(np.array(["a"]), np.array(["b"])), TypeError, ["input"]),
 ]

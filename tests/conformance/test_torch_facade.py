@@ -341,6 +341,23 @@ def test_soft_margin_overflow_is_a_documented_difference():
     assert FT.soft_margin_loss(x, y) == 800.0
 
 
+@pytest.mark.parametrize("name, warns", [("mse_loss", True), ("l1_loss", True), ("smooth_l1_loss", True),
+                                         ("huber_loss", True), ("kl_div", False), ("poisson_nll_loss", False),
+                                         ("hinge_embedding_loss", False), ("soft_margin_loss", False),
+                                         ("multilabel_soft_margin_loss", False)])
+def test_target_broadcasting_as_torch(name, warns):
+    rng = np.random.default_rng(6)
+    x, t = rng.uniform(0.1, 2, (5, 3)), rng.uniform(0.1, 2, 3)
+    for reduction in ("none", "mean", "sum"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got = getattr(FT, name)(x, t, reduction=reduction)
+        assert any("target size" in str(w.message) for w in caught) == warns
+        ref = _torch_value(name, (x, t), {}, reduction)
+        np.testing.assert_allclose(got, ref, rtol=1e-12)
+        np.testing.assert_allclose(getattr(oracle, name)(x, t, reduction=reduction), ref, rtol=1e-12)
+
+
 def test_torch_tensors_are_accepted():
     rng = np.random.default_rng(3)
     x = torch.from_numpy(rng.normal(size=(6, 4, 3))).requires_grad_(True)
