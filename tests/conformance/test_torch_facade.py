@@ -320,6 +320,31 @@ def test_empty_elementwise_batches(name):
         assert (np.isnan(ref) and np.isnan(got)) or got == ref
 
 
+DEGENERATE = [
+    ("0-d pos_weight and weight", "binary_cross_entropy_with_logits", (np.array(0.3), np.array(1.0)),
+     {"pos_weight": np.array(2.0), "weight": np.array(3.0)}),
+    ("empty pos_weight path", "binary_cross_entropy_with_logits", (np.zeros((0, 3)), np.zeros((0, 3))),
+     {"pos_weight": np.ones(3)}),
+    ("no classes pos_weight", "binary_cross_entropy_with_logits", (np.zeros((2, 0)), np.zeros((2, 0))),
+     {"pos_weight": np.ones(0)}),
+    ("kl batchmean (N, 0)", "kl_div", (np.zeros((3, 0)), np.zeros((3, 0))), {}),
+    ("kl batchmean (0, C)", "kl_div", (np.zeros((0, 2)), np.zeros((0, 2))), {}),
+    ("kl batchmean 0-d", "kl_div", (np.array(0.3), np.array(0.5)), {}),
+    ("multilabel empty", "multilabel_soft_margin_loss", (np.zeros((0, 3)), np.zeros((0, 3))), {}),
+    ("ce no positions (N, C, 0)", "cross_entropy", (np.zeros((2, 3, 0)), np.zeros((2, 0), dtype=np.int64)), {}),
+    ("ce unbatched probabilities", "cross_entropy", (np.array([0.5, -1.0, 2.0]), np.array([0.2, 0.3, 0.5])), {}),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs", [d[1:] for d in DEGENERATE], ids=[d[0] for d in DEGENERATE])
+def test_degenerate_shapes(name, args, kwargs):
+    for reduction in ("mean", "sum", "none") + (("batchmean",) if name == "kl_div" else ()):
+        ref = _torch_value(name, args, kwargs, reduction)
+        got = getattr(FT, name)(*args, reduction=reduction, **kwargs)
+        assert np.shape(got) == ref.shape
+        np.testing.assert_allclose(got, ref, rtol=1e-12, equal_nan=True)
+
+
 def test_weighted_mse_and_l1_all_zero_weights_are_nan_like_torch():
     x, t, w = np.ones((3, 2)), np.zeros((3, 2)), np.zeros((3, 2))
     for name in ("mse_loss", "l1_loss"):
