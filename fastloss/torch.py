@@ -24,6 +24,8 @@ and class indices, ``'mean'``               (S); a label-only pass gives W = Σ 
 ``cross_entropy``, probability targets      one row per position: ``"sum_over_batch_size"`` (positions)
 elementwise losses (``binary_cross_*``,     one row per element (K = 1), element-shaped ``weight`` as the row's
 ``smooth_l1``, ``huber``, ``kl_div``, ...)  sample weight: ``"sum_over_all_rows"`` = Σ w·l / numel
+``binary_cross_entropy_with_logits`` with   one row of two per element, target (y, pw) against input (z, z), so
+``pos_weight``                              that pw may vary along any axis: ``"sum_over_all_rows"``
 ``mse_loss``/``l1_loss`` with ``weight``    ``"mean_with_sample_weight"`` = Σ w·e / Σ w
 ``kl_div(reduction='batchmean')``           one row per sample (N rows of numel/N elements, summed):
                                             ``"sum_over_all_rows"`` = Σ / N
@@ -58,8 +60,6 @@ overflows to inf (float32: -y·x > 88)           (-y·x > 88 in float32, > 709 i
 float32 element math in float32                 element math in double, then rounded for ``'none'`` (results agree
                                                 to ~1e-6 relative; saturated cases can differ in absolute terms by
                                                 ~1e-7, e.g. sigmoid_focal_loss where torch's float32 p_t is 1)
-``pos_weight`` of any broadcastable shape       ``pos_weight`` must vary along the last (class) axis only: shape
-                                                ``(C,)``, ``(1, ..., C)`` or a scalar (ValueError otherwise)
 ``multilabel_soft_margin_loss`` with an         the per-sample sum of ``'none'`` is taken over elements already
 element-wise ``weight``, ``'none'``             rounded to the input dtype (float32: ~1e-7 relative)
 ``kl_div(reduction='mean')`` warns              no warning: 'mean' is the documented Σ / numel
@@ -427,31 +427,14 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _elementwise("torch_bce", input, target, weight=weight, reduction=reduction, n_threads=n_threads)
 
 
-def _pos_weight_columns(pos_weight, shape):
-    """pos_weight as one value per class of the last axis, or ValueError when it varies along another axis."""
-    pw = _to_numpy(pos_weight, "pos_weight")
-    try:
-        full = np.broadcast_to(pw, shape)
-    except ValueError:
-        raise ValueError(f"pos_weight: shape {pw.shape} does not broadcast to input shape {tuple(shape)}") from None
-    if any(n != 1 for n in pw.shape[:-1]):
-        raise ValueError(
-            f"pos_weight: expected one weight per class of the last axis, shape ({shape[-1] if shape else 1},) "
-            f"or (1, ..., C), got shape {pw.shape}"
-        )
-    if not shape:
-        return np.array([float(full)])
-    return np.ascontiguousarray(full.reshape(-1, shape[-1])[0] if full.size else np.ones(shape[-1]),
-                                dtype=np.float64)
-
-
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None, *, n_threads=None):
     """torch.nn.functional.binary_cross_entropy_with_logits, elementwise and overflow-free:
     ``l = w·[(1 - y)·z + (1 + (pw - 1)·y)·softplus(-z)]`` = ``-w·[pw·y·log σ(z) + (1 - y)·log(1 - σ(z))]``.
 
-    ``weight`` broadcasts to the input; ``pos_weight`` holds one weight per class of the last axis (C,).
-    ``'mean'`` = Σ w·l / numel. Targets are not checked (soft targets are fine).
+    ``weight`` and ``pos_weight`` broadcast to the input (``pos_weight`` is usually one weight per class of the
+    last axis, shape (C,)); ``pos_weight`` is read in the input's dtype, as the target is. ``'mean'`` =
+    Σ w·l / numel. Targets are not checked (soft targets are fine).
     """
     _check_legacy(size_average, reduce)
     reduction = _check_reduction(reduction)
@@ -461,34 +444,18 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     x = _to_numpy(input, "input")
     t = _to_numpy(target, "target")
     x, t = _same_shape(x, t, broadcast=None)
-    pw = _pos_weight_columns(pos_weight, x.shape)
-    w = _element_weight(weight, x.shape, exact=False)
-    if x.ndim == 0:
-        return _run("torch_bce_logits", _elements(t), _elements(x), sparse=False, elementwise=False,
-                    probabilities=False, columns=pw, sample_weight=w, reduction=reduction, mean=_PER_ELEMENT,
-                    n_threads=n_threads)
-    # The positive weight belongs to the column, which a row of one element does not know: the classes are run
-    # one at a time (each a contiguous slice of the class-major copy), and their totals add.
-    w_full = None if w is None else np.broadcast_to(w.reshape(w.shape + (1,) * (x.ndim - w.ndim)), x.shape)
-    x_by_class = np.ascontiguousarray(np.moveaxis(x, -1, 0))
-    t_by_class = np.ascontiguousarray(np.moveaxis(t, -1, 0))
-    w_by_class = None if w_full is None else np.ascontiguousarray(np.moveaxis(w_full, -1, 0), dtype=np.float64)
-    engine_reduction = "totals" if reduction != "none" else "none"
-    parts = []
-    for c in range(x.shape[-1]):
-        parts.append(_run("torch_bce_logits", _elements(t_by_class[c]), _elements(x_by_class[c]), sparse=False,
-                          elementwise=False, probabilities=False, columns=pw[c:c + 1],
-                          sample_weight=None if w_by_class is None else w_by_class[c],
-                          reduction=engine_reduction, mean=_PER_ELEMENT, n_threads=n_threads))
-    if reduction == "none":
-        if not parts:
-            return np.zeros(x.shape, dtype=np.float32 if x.dtype.kind == "f" and x.dtype.itemsize <= 4
-                            else np.float64)
-        return np.moveaxis(np.stack(parts), 0, -1)
-    totals = sum(parts, Totals())
-    if not parts:
-        totals = Totals(rows=0)
-    return totals.result(_engine_reduction(reduction, _PER_ELEMENT), "nan")
+    pw = _to_numpy(pos_weight, "pos_weight")
+    try:
+        pw = np.broadcast_to(pw, x.shape)
+    except ValueError:
+        raise ValueError(f"pos_weight: shape {pw.shape} does not broadcast to input shape {x.shape}") from None
+    # The positive weight is a property of the element, not of a row: each element becomes a row of two, the
+    # target row (y, pw) and the prediction row (z, z), so that the weight can vary along any axis.
+    paired_target = np.stack(np.broadcast_arrays(t, pw), axis=-1)  # the engine reads it in input's dtype
+    paired_input = np.broadcast_to(x[..., None], x.shape + (2,))
+    return _run("torch_bce_logits_pos_weight", paired_target, paired_input, sparse=False, elementwise=False,
+                probabilities=False, sample_weight=_element_weight(weight, x.shape, exact=False),
+                reduction=reduction, mean=_PER_ELEMENT, n_threads=n_threads)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ KERNELS = [
     ("torch_ce_soft_weighted", "_row_torch_ce_soft_weighted", True, None),
     ("torch_bce", "_row_torch_bce", True, None),
     ("torch_bce_logits", "_row_torch_bce_logits", True, None),
+    ("torch_bce_logits_pos_weight", "_row_torch_bce_logits_pos_weight", True, None),
     ("torch_smooth_l1", "_row_torch_smooth_l1", True, None),
     ("torch_huber", "_row_torch_huber", True, None),
     ("torch_kl_div", "_row_torch_kl_div", True, None),

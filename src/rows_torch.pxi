@@ -6,8 +6,8 @@
 #     `weight=` is a per-row sample weight and reduction='none' has one value per element. The row value is the
 #     mean over the row (the value itself for K = 1), as for the Keras elementwise kernels.
 #   * kl_div sums over its row, so that 'batchmean' can read the input as N rows of numel/N elements.
-#   * per-class tables (cross_entropy's weight, multilabel_soft_margin's weight, pos_weight) arrive in
-#     prm.columns, indexed by the column k of the row (NULL: every entry 1).
+#   * per-class tables (cross_entropy's and multilabel_soft_margin's weight) arrive in prm.columns, indexed by
+#     the column k of the row (NULL: every entry 1).
 # Flags (prm.flags, a bit set stored in a double) are named below.
 
 from libc.math cimport exp, fabs, log1p, pow
@@ -102,15 +102,22 @@ cdef inline double _row_torch_bce(const floating_t* y, const floating_t* p, Py_s
 
 cdef inline double _row_torch_bce_logits(const floating_t* y, const floating_t* z, Py_ssize_t K,
                                          const RowParams* prm, int* error) noexcept nogil:
-    # binary_cross_entropy_with_logits: (1 - y)·z + (1 + (pw - 1)·y)·softplus(-z), torch's form, with the positive
-    # weight pw of column k (prm.columns; NULL = 1).
+    # binary_cross_entropy_with_logits: (1 - y)·z + softplus(-z), torch's overflow-free form of
+    # -[y·log σ(z) + (1 - y)·log(1 - σ(z))].
     cdef Py_ssize_t k
-    cdef double acc = 0.0, yk, zk
+    cdef double acc = 0.0
     for k in range(K):
-        yk = y[k]
-        zk = z[k]
-        acc += (1.0 - yk) * zk + (1.0 + (_torch_column(prm, k) - 1.0) * yk) * _torch_softplus(-zk)
+        acc += (1.0 - <double>y[k]) * <double>z[k] + _torch_softplus(-(<double>z[k]))
     return acc / K
+
+
+cdef inline double _row_torch_bce_logits_pos_weight(const floating_t* y, const floating_t* z, Py_ssize_t K,
+                                                    const RowParams* prm, int* error) noexcept nogil:
+    # binary_cross_entropy_with_logits with pos_weight, one element per row of K = 2: the target row holds
+    # (y, pw), the prediction row (z, z) (fastloss/torch.py pairs them, so that pw may vary along any axis):
+    # (1 - y)·z + (1 + (pw - 1)·y)·softplus(-z) = -[pw·y·log σ(z) + (1 - y)·log(1 - σ(z))], torch's form.
+    cdef double target = y[0], pos_weight = y[1], logit = z[0]
+    return (1.0 - target) * logit + (1.0 + (pos_weight - 1.0) * target) * _torch_softplus(-logit)
 
 
 cdef inline double _row_torch_smooth_l1(const floating_t* y, const floating_t* p, Py_ssize_t K,

@@ -87,14 +87,14 @@ def _bce(shape, weight_shape):
     return build
 
 
-def _bce_logits(shape, weight_shape, pos_weight):
+def _bce_logits(shape, weight_shape, pos_weight_shape):
     def build(rng, dtype):
         z = _logits(rng, shape, dtype, scale=5.0)
         y = rng.integers(0, 2, shape).astype(np.float64)
         y.reshape(-1)[rng.random(y.size) < 0.2] = 0.7
         kw = {} if weight_shape is None else {"weight": rng.uniform(0.0, 2.0, weight_shape)}
-        if pos_weight:
-            kw["pos_weight"] = rng.uniform(0.0, 4.0, shape[-1])
+        if pos_weight_shape is not None:
+            kw["pos_weight"] = rng.uniform(0.0, 4.0, pos_weight_shape)
         return "binary_cross_entropy_with_logits", (z, y.astype(dtype)), kw
     return build
 
@@ -178,10 +178,11 @@ CASES = {
     "bce-weight(C,)": _bce((6, 4), (4,)),
     "bce-weight(N,1)": _bce((6, 4), (6, 1)),
     "bce-weight-elements(N,T,C)": _bce((3, 4, 2), (3, 4, 2)),
-    "bce-logits": _bce_logits((8, 3), None, False),
-    "bce-logits-weight(N,1)-pos_weight": _bce_logits((6, 4), (6, 1), True),
-    "bce-logits-weight-elements-pos_weight(N,T,C)": _bce_logits((3, 4, 5), (3, 4, 5), True),
-    "bce-logits-pos_weight-1d": _bce_logits((5,), None, True),
+    "bce-logits": _bce_logits((8, 3), None, None),
+    "bce-logits-weight(N,1)-pos_weight": _bce_logits((6, 4), (6, 1), (4,)),
+    "bce-logits-weight-elements-pos_weight(N,T,C)": _bce_logits((3, 4, 5), (3, 4, 5), (5,)),
+    "bce-logits-pos_weight-elements": _bce_logits((6, 4), None, (6, 4)),
+    "bce-logits-pos_weight-1d": _bce_logits((5,), None, (5,)),
     "mse": _regression("mse_loss", (9, 3)),
     "mse-weight": _regression("mse_loss", (4, 5, 2), weight="elements"),
     "l1": _regression("l1_loss", (9,)),
@@ -377,10 +378,8 @@ ERRORS = [
     ("bce shape", lambda: FT.binary_cross_entropy(P, np.ones(3)), ValueError, ["target", "shape"]),
     ("bce weight shape", lambda: FT.binary_cross_entropy(P, P, weight=np.ones(2)), ValueError, ["weight"]),
     ("mse weight shape", lambda: FT.mse_loss(X, X, weight=np.ones(3)), ValueError, ["weight", "same as input"]),
-    ("pos_weight per element", lambda: FT.binary_cross_entropy_with_logits(X, P, pos_weight=np.ones((4, 3))),
-     ValueError, ["pos_weight"]),
     ("pos_weight length", lambda: FT.binary_cross_entropy_with_logits(X, P, pos_weight=np.ones(2)), ValueError,
-     ["pos_weight"]),
+     ["pos_weight", "broadcast"]),
     ("multilabel weight shape", lambda: FT.multilabel_soft_margin_loss(X, P, weight=np.ones((2, 3))),
      ValueError, ["weight"]),
     ("beta negative", lambda: FT.smooth_l1_loss(X, X, beta=-1.0), ValueError, ["beta"]),

@@ -165,10 +165,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None, *, n_threads=None):
     """``l = -w·[pw·y·log σ(z) + (1 - y)·log(1 - σ(z))]`` with log σ(z) = -softplus(-z), log(1 - σ(z)) =
-    -softplus(z); pw broadcasts along the last axis; 'mean' = Σ l / numel."""
+    -softplus(z); pw broadcasts to the input (usually one per class of the last axis); 'mean' = Σ l / numel."""
     z, y, dtype = _read(input, target)
-    pw = 1.0 if pos_weight is None else np.broadcast_to(_to_numpy(pos_weight, "pos_weight").astype(np.float64),
-                                                         z.shape)
+    pw = 1.0  # pos_weight is read in the input's dtype, like the target
+    if pos_weight is not None:
+        pw = np.broadcast_to(_to_numpy(pos_weight, "pos_weight").astype(dtype).astype(np.float64), z.shape)
     loss = _weight(weight, z.shape) * (pw * y * _softplus(-z) + (1.0 - y) * _softplus(z))
     return _reduce(loss, reduction, dtype)
 

@@ -103,14 +103,14 @@ def _bce(shape, weight_shape):
     return build
 
 
-def _bce_logits(shape, weight_shape, pos_weight):
+def _bce_logits(shape, weight_shape, pos_weight_shape):
     def build(rng, dtype):
         z = _logits(rng, shape, dtype, scale=5.0, extremes=(60.0, -60.0, 1e3, -1e3))
         y = rng.integers(0, 2, shape).astype(np.float64)
         y[rng.random(shape) < 0.2] = 0.6
         kw = {} if weight_shape is None else {"weight": rng.uniform(0, 2, weight_shape).astype(dtype)}
-        if pos_weight:
-            kw["pos_weight"] = rng.uniform(0, 4, shape[-1]).astype(dtype)
+        if pos_weight_shape is not None:
+            kw["pos_weight"] = rng.uniform(0, 4, pos_weight_shape).astype(dtype)
         return "binary_cross_entropy_with_logits", (z, y.astype(dtype)), kw
     return build
 
@@ -186,9 +186,10 @@ CASES = {
     "bce": _bce((30, 3), None),
     "bce-weight(C,)": _bce((10, 4), (4,)),
     "bce-weight-elements(N,T,C)": _bce((3, 4, 2), (3, 4, 2)),
-    "bce-logits": _bce_logits((30, 3), None, False),
-    "bce-logits-weight(N,1)-pos_weight": _bce_logits((12, 4), (12, 1), True),
-    "bce-logits-weight-elements-pos_weight(N,T,C)": _bce_logits((3, 4, 5), (3, 4, 5), True),
+    "bce-logits": _bce_logits((30, 3), None, None),
+    "bce-logits-weight(N,1)-pos_weight": _bce_logits((12, 4), (12, 1), (4,)),
+    "bce-logits-weight-elements-pos_weight(N,T,C)": _bce_logits((3, 4, 5), (3, 4, 5), (5,)),
+    "bce-logits-pos_weight-elements(N,T,C)": _bce_logits((3, 4, 5), None, (3, 4, 5)),
     "mse": _regression("mse_loss", (20, 3)),
     "mse-weight": _regression("mse_loss", (5, 4, 2), weighted=True),
     "l1-weight": _regression("l1_loss", (10, 3), weighted=True),
