@@ -68,6 +68,11 @@ def check_k(k, n_classes) -> int:
     return k
 
 
+def check_empty_score(value) -> float:
+    """Any real number (NaN too: "undefined" for an empty row is a legitimate choice)."""
+    return _real(value, "empty_score", "a number")
+
+
 def _classes(y_pred):
     shape = np.shape(y_pred)
     if len(shape) == 0:
@@ -126,7 +131,7 @@ def _overlap_metric(kernel, y_true, y_pred, threshold, empty_score, axis, sample
     canonical_reduction(reduction)
     thresholded = threshold is not None
     options = {"flags": 1, "threshold": check_threshold(threshold)} if thresholded else {}
-    empty_score = _real(empty_score, "empty_score", "a number")
+    empty_score = check_empty_score(empty_score)
     yt, yp = _same_shape_arrays(y_true, y_pred)
     axes = check_overlap_axis(axis, yp.ndim)
     if axes is not None:

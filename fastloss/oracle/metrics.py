@@ -31,7 +31,7 @@ import numpy as np
 from .._arrays import _to_numpy
 from .._reductions import canonical_reduction, check_zero_division
 from ..overlap import check_nonnegative, check_overlap_axis, check_threshold
-from ..metrics import check_k, METRIC_REDUCTION
+from ..metrics import check_empty_score, check_k, METRIC_REDUCTION
 from .core import (
     _broadcast_to_rows,
     _class_weight_of_rows,
@@ -246,6 +246,7 @@ def _overlap_metric(kind, y_true, y_pred, *, threshold, axis, empty_score, sampl
     thresholded = threshold is not None
     if thresholded:
         threshold = check_threshold(threshold)
+    empty_score = check_empty_score(empty_score)
     yt, yp = _same_shape(y_true, y_pred)
     axes = check_overlap_axis(axis, yp.ndim)
 
