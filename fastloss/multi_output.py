@@ -70,11 +70,12 @@ def _entries(outputs, loss_weights, sample_weight, reduction, zero_division):
                                                                                           "loss_weights"))]
     else:
         raise TypeError(f"loss_weights: expected None, a list or a dict of numbers, got {loss_weights!r}")
-    # Keras: a nested sample_weight gives each output its own; anything else is shared by every output.
+    # Keras: a nested sample_weight gives each output its own; anything else is shared by every output. Nested
+    # means a dict, or a list / tuple with one array (or None) per output; a list of plain numbers is one weight
+    # per sample.
     nested = isinstance(sample_weight, Mapping) or (
-        isinstance(sample_weight, (list, tuple)) and isinstance(outputs, Sequence) and len(sample_weight) == len(names)
-        and all(w is None or hasattr(w, "__len__") or hasattr(w, "shape") for w in sample_weight)
-        and len(names) > 1
+        isinstance(sample_weight, (list, tuple)) and len(sample_weight) == len(names)
+        and all(w is None or hasattr(w, "shape") for w in sample_weight)
     )
     sample_weights = per_output(sample_weight, "sample_weight") if nested else [sample_weight] * len(names)
 
@@ -106,8 +107,8 @@ def total_loss(outputs, loss_weights=None, *, sample_weight=None, reduction="sum
         loss's keyword arguments (``sample_weight``, ``mask``, ``from_logits``, ``reduction``, ...).
     loss_weights: None (all 1), a list with one number per output, or a dict with every output's name (as
         Keras, a missing name is an error).
-    sample_weight: shared by every output (Keras's plain ``sample_weight``), or a list / dict with one entry per
-        output (Keras's nested form); an output's own ``options["sample_weight"]`` wins.
+    sample_weight: shared by every output (Keras's plain ``sample_weight``), or a dict / a list of arrays (or None)
+        with one entry per output (Keras's nested form); an output's own ``options["sample_weight"]`` wins.
     reduction, zero_division: every output's default (its options may override); scalar reductions only.
     per_output: also return ``{output name (or index): unweighted L_k}``, the per-output values Keras logs.
     """

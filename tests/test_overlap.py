@@ -97,14 +97,14 @@ def weights_and_mask(kind, mask_kind, rng):
 @pytest.mark.parametrize("loss, options", LOSS_OPTIONS)
 @pytest.mark.parametrize("axis, weight_kind, mask_kind", LAYOUTS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_against_oracle_every_reduction(loss, options, axis, weight_kind, mask_kind, dtype):
+def test_against_oracle_every_reduction(loss, options, axis, weight_kind, mask_kind, dtype, small_blocks):
     rng = np.random.default_rng(3)
     y, p = make_data((5, 3, 4, 2), dtype, seed=hash((loss, str(axis), weight_kind)) % 1000)
     sample_weight, mask = weights_and_mask(weight_kind, mask_kind, rng)
     y_before, p_before = y.copy(), p.copy()
     for reduction in SCALAR_REDUCTIONS + ["none", None, "totals"]:
         kwargs = dict(options, axis=axis, sample_weight=sample_weight, mask=mask, reduction=reduction)
-        got = getattr(fastloss, loss)(y, p, **kwargs)
+        got = getattr(fastloss, loss)(y, p, n_threads=1, **kwargs)  # many small blocks; threads: test below
         want = getattr(oracle, loss)(y, p, **kwargs)
         assert_matches(got, want, dtype, reduction)
     assert np.array_equal(y, y_before) and np.array_equal(p, p_before)  # caller's arrays untouched

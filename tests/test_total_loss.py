@@ -113,3 +113,11 @@ def test_bad_arguments(outputs, loss_weights, kwargs, error, match):
     for fn in (total_loss, oracle.total_loss):
         with pytest.raises(error, match=match):
             fn(outputs, loss_weights, **kwargs)
+
+
+def test_single_output_with_nested_sample_weight():
+    total = total_loss([("mean_squared_error", Y_REG, P_REG)], sample_weight=[W_B])
+    assert total == fastloss.mean_squared_error(Y_REG, P_REG, sample_weight=W_B)
+    per_output_scalars = total_loss([("mean_squared_error", Y_REG, P_REG)] * 2,
+                                    sample_weight=(np.float64(2.0), None))
+    assert per_output_scalars == pytest.approx(3 * fastloss.mean_squared_error(Y_REG, P_REG), rel=1e-14)

@@ -101,9 +101,8 @@ def _rows(row_values, y_true, y_pred, *, sparse=False, one_d_is_column=False, sa
             weights = np.where(readable, weights * cw, 0.0)
         legacy = weights
     p = pred[included].astype(np.float64)
-    t = target[included] if sparse else target[included]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        values = row_values(t, p, eps)
+        values = row_values(target[included], p, eps)
     losses = np.zeros(rows)
     losses[included] = values
     with np.errstate(invalid="ignore", over="ignore"):
