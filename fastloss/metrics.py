@@ -42,8 +42,8 @@ import numpy as np
 from ._arrays import _float_dtype
 from ._engine import evaluate
 from ._reductions import DEFAULT_ZERO_DIVISION, canonical_reduction
-from .overlap import (_same_shape_arrays, batch_sum, check_overlap_axis, check_threshold, overlap_rows,
-                      spread_batch_value, _real)
+from .overlap import (_real, _same_shape_arrays, batch_sum, check_overlap_axis, check_threshold, overlap_evaluate,
+                      overlap_rows, spread_batch_value)
 
 __all__ = [
     "binary_accuracy",
@@ -136,9 +136,9 @@ def _overlap_metric(kernel, y_true, y_pred, threshold, empty_score, axis, sample
     axes = check_overlap_axis(axis, yp.ndim)
     if axes is not None:
         yt, yp = overlap_rows(yt, yp, axes)
-        return evaluate(kernel, yt, yp, sparse=False, elementwise=False, probabilities=False, options=options,
-                        delta=empty_score, sample_weight=sample_weight, mask=mask, reduction=reduction,
-                        zero_division=zero_division, n_threads=n_threads)
+        return overlap_evaluate(kernel, yt, yp, thresholded=thresholded, elementwise=False, options=options,
+                                delta=empty_score, sample_weight=sample_weight, mask=mask, reduction=reduction,
+                                zero_division=zero_division, n_threads=n_threads)
     common = dict(threshold=options.get("threshold"), sample_weight=sample_weight, mask=mask,
                   n_threads=n_threads)
     intersection = batch_sum(yt, yp, yp=1.0, **common)

@@ -135,6 +135,35 @@ def _entry_mask(mask, weight_shape, positions_shape):
     return np.broadcast_to(m.reshape(m.shape + (1,) * (len(weight_shape) - m.ndim)), weight_shape)
 
 
+def _target_error(y_true, mask, thresholded):
+    """The ValueError for an overlap target outside its domain, naming the first bad included row and its values.
+
+    Slow path, only after the kernel reported E_INVALID_TARGET; ``y_true`` is the (rows..., K) array the kernel read.
+    """
+    y = np.asarray(y_true, dtype=np.float64)
+    if y.ndim == 1:
+        y = y[:, None]
+    bad_values = ~((y == 0) | (y == 1)) if thresholded else (y < 0) | (y > 1)
+    bad_rows = np.any(bad_values, axis=-1)
+    if mask is not None:
+        m = _leading_prefix(_to_numpy(mask, "mask") != 0, bad_rows.shape, "mask")
+        bad_rows &= np.broadcast_to(m.reshape(m.shape + (1,) * (bad_rows.ndim - m.ndim)), bad_rows.shape)
+    row = tuple(int(i) for i in np.argwhere(bad_rows)[0])
+    values = y[row][bad_values[row]][:3].tolist()
+    rule = "targets 0 or 1 (thresholded predictions)" if thresholded else "targets in [0, 1]"
+    return ValueError(f"y_true: overlap values need {rule}, but row {row} holds {values}")
+
+
+def overlap_evaluate(kernel, y_true, y_pred, *, thresholded=False, mask=None, **kwargs):
+    """``evaluate`` for the overlap kernels, with a message naming the bad target values when there are some."""
+    try:
+        return evaluate(kernel, y_true, y_pred, sparse=False, probabilities=False, mask=mask, **kwargs)
+    except ValueError as exc:
+        if not str(exc).startswith("y_true: row"):
+            raise
+        raise _target_error(y_true, mask, thresholded) from None
+
+
 def batch_sum(y_true, y_pred, *, y=0.0, p=0.0, yp=0.0, threshold=None, sample_weight=None, mask=None,
               n_threads=None):
     """Σ over the included positions of the whole batch of ``(y·y_coef + p̃·p_coef + y·p̃·yp_coef)·w``, one engine pass.
@@ -145,9 +174,9 @@ def batch_sum(y_true, y_pred, *, y=0.0, p=0.0, yp=0.0, threshold=None, sample_we
     options = {"alpha": y, "beta": p, "gamma": yp}
     if threshold is not None:
         options.update(flags=1, threshold=threshold)
-    return evaluate("overlap_sum", y_true, y_pred, sparse=False, elementwise=True, probabilities=False,
-                    options=options, sample_weight=sample_weight, mask=mask, reduction="sum",
-                    n_threads=n_threads)
+    return overlap_evaluate("overlap_sum", y_true, y_pred, thresholded=threshold is not None, elementwise=True,
+                            options=options, sample_weight=sample_weight, mask=mask, reduction="sum",
+                            n_threads=n_threads)
 
 
 def spread_batch_value(value, dtype, weight_shape, *, sample_weight=None, entry_mask=None,
@@ -166,9 +195,8 @@ def _overlap_loss(kernel, y_true, y_pred, options, axis, sample_weight, mask, re
     axes = check_overlap_axis(axis, yp.ndim)
     if axes is not None:
         yt, yp = overlap_rows(yt, yp, axes)
-        return evaluate(kernel, yt, yp, sparse=False, elementwise=False, probabilities=False, options=options,
-                        sample_weight=sample_weight, mask=mask, reduction=reduction,
-                        zero_division=zero_division, n_threads=n_threads)
+        return overlap_evaluate(kernel, yt, yp, elementwise=False, options=options, sample_weight=sample_weight,
+                                mask=mask, reduction=reduction, zero_division=zero_division, n_threads=n_threads)
     positions = yp.shape[:-1] if yp.ndim > 1 else yp.shape
     value = batch_value(yt, yp, mask, n_threads)
     if sample_weight is None:

@@ -227,6 +227,11 @@ def test_target_outside_unit_interval_is_an_error(loss, bad):
     for fn in (getattr(fastloss, loss), getattr(oracle, loss)):
         with pytest.raises(ValueError, match="y_true"):
             fn(y, p, axis=(1,))
+    # the first *included* bad row is named (row 0 is masked)
+    with pytest.raises(ValueError, match=rf"y_true: .*\[0, 1\].* row \(1,\) holds \[{bad}\]"):
+        getattr(fastloss, loss)(np.vstack([y, y]), np.vstack([p, p]), axis=(1,), mask=[False, True])
+    with pytest.raises(ValueError, match=rf"row \(1, 0\) holds \[{bad}\]"):  # axis=None: rows of the batch
+        getattr(fastloss, loss)(np.stack([y * 0, y]), np.stack([p, p]))
 
 
 @pytest.mark.parametrize("loss", LOSSES)
