@@ -4,6 +4,7 @@
 * Classes (``keras.metrics.BinaryAccuracy`` ...) with ``sample_weight`` and a Keras mask on y_pred: their result
   ``Σ w·v / Σ w`` = fastloss's default ``"mean_with_sample_weight"`` (the mask becomes fastloss's ``mask``).
 * Top-k with tied scores (Keras's numpy ``in_top_k`` counts a tie with the k-th score as a hit).
+* ``keras.metrics.MeanIoU(num_classes=2)`` on hard predictions = the mean of fastloss.iou of each class.
 * ``keras.metrics.BinaryIoU(target_class_ids=[1], threshold=t)`` with sample weights = ``fastloss.iou(axis=None,
   threshold=t)``; Keras adds ε twice (``tp / (d + ε) / (1 + ε)``), a relative 1e-7 at most here.
 """
@@ -144,3 +145,16 @@ def test_soft_dice_coefficient_is_one_minus_keras_dice(axis):
     want = 1.0 - np.asarray(keras.losses.dice(y, p, axis=axis), dtype=np.float64)  # ε: relative 1e-7 here
     got = fastloss.dice_coefficient(y, p, threshold=None, axis=axis, reduction="none")
     np.testing.assert_allclose(got, want, rtol=RTOL)
+
+
+@pytest.mark.parametrize("weights", WEIGHTS)
+def test_mean_iou_of_two_classes_is_the_mean_of_each_class_iou(weights):
+    rng = np.random.default_rng(9)
+    y = (rng.random((12, 5)) < 0.4).astype(np.float64)
+    predicted = (rng.random((12, 5)) < 0.5).astype(np.float64)  # hard predictions: class 0 is their complement
+    sw = weights_for(weights, 12, seed=2)
+    metric = keras.metrics.MeanIoU(num_classes=2, dtype="float32")
+    metric.update_state(y, predicted, sample_weight=None if sw is None else np.broadcast_to(sw[:, None], y.shape))
+    want = float(metric.result())
+    got = (fastloss.iou(y, predicted, sample_weight=sw) + fastloss.iou(1 - y, 1 - predicted, sample_weight=sw)) / 2
+    assert got == pytest.approx(want, rel=RTOL)
