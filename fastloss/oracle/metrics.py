@@ -1,4 +1,4 @@
-"""Oracle of the overlap losses (Dice, Tversky), the metrics (accuracies, top-k, IoU / Dice coefficient) and the multi-output total.
+"""Oracle of the overlap losses (Dice, Tversky), the metrics (accuracies, top-k, IoU, Dice coefficient), total_loss.
 
 The same recipe as fastloss.oracle.core (rows, included rows, per-row values, effective weights, ``_reduce``), with
 these per-row values, computed in float64 from the included rows only (``I = Σ y·p`` over the row):
@@ -22,9 +22,6 @@ weight 1.
 """
 
 from __future__ import annotations
-
-import math
-from collections.abc import Mapping
 
 import numpy as np
 
