@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -27,6 +26,19 @@ from hypothesis import strategies as st
 
 import fastloss
 from fastloss import oracle
+from oracle_cases import (
+    EPS32,
+    EPS64,
+    Case,
+    add_weighting,
+    check_weight_mask_matrix,
+    draw_weighting,
+    eps_of,
+    row_shapes,
+    sprinkle,
+    weight_bound,
+)
+from oracle_cases import check_against_oracle as check_each_reduction
 
 CATALOG = [
     "mean_absolute_percentage_error",
@@ -37,55 +49,12 @@ CATALOG = [
     "hinge",
     "squared_hinge",
 ]
-ALL_REDUCTIONS = list(fastloss.REDUCTIONS) + [None]
-SCALAR_REDUCTIONS = [r for r in fastloss.REDUCTIONS if r not in ("none", "totals")]
-COUNT_FIELDS = ("count", "nonzero_rows", "rows", "weight_entries", "nonzero_weight_entries")
-FLOAT_FIELDS = ("weighted_sum", "weight_sum")
-EPS64 = 1e-7
-EPS32 = float(np.float32(1e-7))  # 1.0000000116860974e-07
 LOG2 = math.log(2.0)
-
-
-def compute_dtype(dtype):
-    return np.dtype(np.float32) if np.dtype(dtype) in (np.float32, np.float16) else np.dtype(np.float64)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Case construction
 # ---------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Case:
-    loss: str
-    y_true: object
-    y_pred: object
-    kwargs: dict = field(default_factory=dict)
-    dtype: object = np.float64
-
-    def call(self, fn, reduction, **extra):
-        return fn(self.y_true, self.y_pred, reduction=reduction, **{**self.kwargs, **extra})
-
-    def __repr__(self):
-        def show(v):
-            if isinstance(v, np.ndarray):
-                return f"np.array({v.tolist()!r}, dtype=np.{v.dtype})"
-            return repr(v)
-
-        kw = ", ".join(f"{k}={show(v)}" for k, v in self.kwargs.items())
-        return f"fastloss.{self.loss}({show(self.y_true)}, {show(self.y_pred)}, {kw})"
-
-
-def sprinkle(rng, values, specials, fraction=0.2):
-    if values.size:
-        pick = rng.random(values.shape) < fraction
-        values[pick] = rng.choice(np.asarray(specials, dtype=np.float64), size=int(pick.sum()))
-    return values
-
-
-def prefix_shape(rows, rank, trailing_one):
-    shape = tuple(rows[:rank])
-    return shape + (1,) if trailing_one else shape
 
 
 HINGE_TARGETS = ("binary01", "pm1", "mixed", "real")
@@ -139,19 +108,7 @@ def build_case(
     y_true_dtype="same",
     squeeze_y_true=False,
     one_d=False,  # K == 1: y_pred (and y_true) 1-D of shape (N,)
-    sw="none",
-    sw_rank=1,
-    sw_trailing_one=False,
-    sw_scalar=1.0,
-    sw_dtype="float64",
-    cw="none",
-    mask="none",
-    mask_rank=1,
-    mask_trailing_one=False,
-    mask_scalar=True,
-    mask_dtype="bool",
-    zero_division=0.0,
-    n_threads=None,
+    **weighting,  # the keywords of oracle_cases.add_weighting
 ):
     rng = np.random.default_rng(seed)
     rows = tuple(rows)
@@ -159,7 +116,7 @@ def build_case(
     kwargs = {}
     if loss == "huber":
         kwargs["delta"] = delta
-    cw_column = cw != "none" and K == 1
+    cw_column = weighting.get("cw", "none") != "none" and K == 1
     y = make_targets(loss, rng, shape, hinge_target=hinge_target, class_weighted_column=cw_column)
     p = make_predictions(loss, rng, y, delta)
     n_classes = 5 if cw_column else K
@@ -170,32 +127,8 @@ def build_case(
         y, p = y.reshape(rows), p.reshape(rows)
     elif K == 1 and squeeze_y_true:
         y = y.reshape(rows)
+    return Case(loss, y, p, add_weighting(kwargs, rng, rows, n_classes, **weighting), dtype)
 
-    if sw == "scalar":
-        kwargs["sample_weight"] = sw_scalar
-    elif sw == "array":
-        s = prefix_shape(rows, sw_rank, sw_trailing_one)
-        w = sprinkle(rng, rng.uniform(0.0, 3.0, s), [0.0, 1.0, 2.0])
-        if np.dtype(sw_dtype).kind in "iu":
-            w = np.round(w)
-        kwargs["sample_weight"] = w.astype(sw_dtype)
-
-    if cw != "none":
-        weights = sprinkle(rng, rng.uniform(0.0, 3.0, n_classes + 1), [0.0, 1.0])
-        if cw == "dict":
-            kwargs["class_weight"] = {c: float(weights[c]) for c in range(n_classes + 1)}
-        else:
-            kwargs["class_weight"] = weights[: n_classes + int(rng.integers(0, 2))]
-
-    if mask == "scalar":
-        kwargs["mask"] = mask_scalar
-    elif mask == "array":
-        s = prefix_shape(rows, mask_rank, mask_trailing_one)
-        kwargs["mask"] = (rng.random(s) < 0.7).astype(mask_dtype)
-
-    kwargs["zero_division"] = zero_division
-    kwargs["n_threads"] = n_threads
-    return Case(loss, y, p, kwargs, dtype)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -220,16 +153,8 @@ def term_scale(case):
         if case.loss in ("huber", "squared_hinge", "hinge"):
             terms = terms * terms * (1.0 + case.kwargs.get("delta", 1.0))
     finite = terms[np.isfinite(terms)]
-    w = 1.0
-    sw = case.kwargs.get("sample_weight")
-    if sw is not None and np.size(sw):
-        w = max(w, float(np.max(np.abs(np.asarray(sw, dtype=np.float64)))))
-    cw = case.kwargs.get("class_weight")
-    if cw is not None:
-        values = list(cw.values()) if isinstance(cw, dict) else list(np.asarray(cw))
-        w *= max([1.0] + [abs(float(v)) for v in values])
     rows = p.size // (p.shape[-1] if p.ndim > 1 else 1)
-    return (float(np.max(finite, initial=1.0))) * w * max(rows, 1)
+    return (float(np.max(finite, initial=1.0))) * weight_bound(case) * max(rows, 1)
 
 
 def tolerances(case):
@@ -237,64 +162,18 @@ def tolerances(case):
     return rtol, 1e-12 + 1e-14 * term_scale(case)
 
 
-def assert_same_result(got, want, case, context=""):
-    rtol, atol = tolerances(case)
-    if isinstance(want, fastloss.Totals):
-        assert isinstance(got, fastloss.Totals), f"{context}: expected Totals, got {type(got)}"
-        g, w = got.as_dict(), want.as_dict()
-        for name in COUNT_FIELDS:
-            assert g[name] == w[name], f"{context}: Totals.{name} {g[name]} != oracle {w[name]}"
-        for name in FLOAT_FIELDS:
-            assert math.isclose(g[name], w[name], rel_tol=rtol, abs_tol=atol) or (
-                math.isnan(g[name]) and math.isnan(w[name])
-            ), f"{context}: Totals.{name} {g[name]!r} != oracle {w[name]!r}"
-    elif isinstance(want, np.ndarray):
-        assert isinstance(got, np.ndarray), f"{context}: expected an ndarray, got {type(got)}"
-        assert got.shape == want.shape, f"{context}: shape {got.shape} != oracle {want.shape}"
-        assert got.dtype == want.dtype, f"{context}: dtype {got.dtype} != oracle {want.dtype}"
-        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True, err_msg=context)
-    else:
-        assert type(got) is float, f"{context}: scalar reductions return a Python float, got {type(got)}"
-        assert math.isclose(got, want, rel_tol=rtol, abs_tol=atol) or (math.isnan(got) and math.isnan(want)), (
-            f"{context}: {got!r} != oracle {want!r}"
-        )
-
-
 def expected_row_shape(case):
     p = np.asarray(case.y_pred)
     return p.shape if p.ndim == 1 else p.shape[:-1]
 
 
-def check_against_oracle(case, reductions=ALL_REDUCTIONS):
-    for reduction in reductions:
-        context = f"{case!r} reduction={reduction!r}"
-        try:
-            want = case.call(getattr(oracle, case.loss), reduction)
-        except ValueError:
-            assert case.kwargs.get("zero_division") == "raise", context
-            with pytest.raises(ValueError, match="zero"):
-                case.call(getattr(fastloss, case.loss), reduction)
-            continue
-        got = case.call(getattr(fastloss, case.loss), reduction)
-        assert_same_result(got, want, case, context)
-        if reduction in ("none", None):
-            assert got.shape == expected_row_shape(case), context
-            assert got.dtype == compute_dtype(case.dtype), context
+def check_against_oracle(case):
+    check_each_reduction(case, tolerances=tolerances, row_shape=expected_row_shape)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Hypothesis
 # ---------------------------------------------------------------------------------------------------------------
-
-
-@st.composite
-def row_shapes(draw):
-    rank = draw(st.integers(1, 3))
-    hi = {1: 9, 2: 5, 3: 3}[rank]
-    dims = draw(st.lists(st.integers(1, hi), min_size=rank, max_size=rank))
-    if draw(st.integers(0, 9)) == 0:
-        dims[draw(st.integers(0, rank - 1))] = 0
-    return tuple(dims)
 
 
 @st.composite
@@ -310,23 +189,7 @@ def cases(draw, loss):
     opts["y_true_dtype"] = draw(st.sampled_from(["same", "float64"]))
     opts["squeeze_y_true"] = K == 1 and draw(st.booleans())
     opts["one_d"] = K == 1 and len(rows) == 1 and draw(st.booleans())
-    opts["sw"] = draw(st.sampled_from(["none", "scalar", "array", "array"]))
-    if opts["sw"] == "scalar":
-        opts["sw_scalar"] = draw(st.sampled_from([1.0, 2.5, 0.0, 3]))
-    elif opts["sw"] == "array":
-        opts["sw_rank"] = draw(st.integers(1, len(rows)))
-        opts["sw_trailing_one"] = draw(st.booleans())
-        opts["sw_dtype"] = draw(st.sampled_from(["float64", "float32", "int64"]))
-    opts["cw"] = draw(st.sampled_from(["none", "none", "dict", "array"]))
-    opts["mask"] = draw(st.sampled_from(["none", "array", "array", "scalar"]))
-    if opts["mask"] == "scalar":
-        opts["mask_scalar"] = draw(st.sampled_from([True, False, 1]))
-    elif opts["mask"] == "array":
-        opts["mask_rank"] = draw(st.integers(1, len(rows)))
-        opts["mask_trailing_one"] = draw(st.booleans())
-        opts["mask_dtype"] = draw(st.sampled_from(["bool", "int8"]))
-    opts["zero_division"] = draw(st.sampled_from([0.0, "nan", "raise", -1.5]))
-    opts["n_threads"] = draw(st.sampled_from([1, 2, 3]))
+    opts.update(draw_weighting(draw, len(rows)))
     seed = draw(st.integers(0, 2**32 - 1))
     return build_case(loss, dtype, rows, K, seed, **opts)
 
@@ -347,43 +210,21 @@ def test_matches_oracle_default_engine(loss, data):
 
 
 # Deterministic: every weight prefix rank x every mask prefix rank on rows of rank 3, both dtypes.
-MATRIX_WEIGHTS = {
-    "no weights": dict(),
-    "scalar weight": dict(sw="scalar", sw_scalar=2.5),
-    "sample_weight (N,)": dict(sw="array", sw_rank=1),
-    "sample_weight (N,1)": dict(sw="array", sw_rank=1, sw_trailing_one=True),
-    "sample_weight (N,T)": dict(sw="array", sw_rank=2),
-    "sample_weight (N,T,H)": dict(sw="array", sw_rank=3),
-    "class_weight dict": dict(cw="dict"),
-    "class_weight array + sample_weight (N,)": dict(sw="array", sw_rank=1, cw="array"),
-}
-MATRIX_MASKS = {
-    "no mask": dict(),
-    "mask (N,)": dict(mask="array", mask_rank=1),
-    "mask (N,T)": dict(mask="array", mask_rank=2),
-    "mask (N,T,H)": dict(mask="array", mask_rank=3),
-}
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("loss", CATALOG)
 def test_weight_mask_matrix(loss, dtype, small_blocks):
-    i = 0
-    for w_label, w_opts in MATRIX_WEIGHTS.items():
-        for m_label, m_opts in MATRIX_MASKS.items():
-            i += 1
-            K = (1, 3)[i % 2]
-            extra = {}
-            if loss == "huber":
-                extra["delta"] = (1.0, 0.5, 2.0)[i % 3]
-            if loss in ("hinge", "squared_hinge"):
-                extra["hinge_target"] = HINGE_TARGETS[i % 4]
-            case = build_case(loss, dtype, (4, 3, 2), K, seed=i, n_threads=1 + i % 3, zero_division="nan",
-                              **w_opts, **m_opts, **extra)
-            try:
-                check_against_oracle(case)
-            except AssertionError as exc:
-                raise AssertionError(f"{w_label}, {m_label}: {case!r}\n{exc}") from None
+    def make_case(i, options):
+        extra = {}
+        if loss == "huber":
+            extra["delta"] = (1.0, 0.5, 2.0)[i % 3]
+        if loss in ("hinge", "squared_hinge"):
+            extra["hinge_target"] = HINGE_TARGETS[i % 4]
+        return build_case(loss, dtype, (4, 3, 2), (1, 3)[i % 2], seed=i, n_threads=1 + i % 3, zero_division="nan",
+                          **options, **extra)
+
+    check_weight_mask_matrix(make_case, check_against_oracle)
+
+
 
 
 @pytest.mark.parametrize("loss", CATALOG)
@@ -413,10 +254,6 @@ def test_nan_in_included_row_propagates_and_excluded_row_is_skipped(loss, small_
 # ---------------------------------------------------------------------------------------------------------------
 # Values derived by hand ("none" per-row values; K values per row are averaged)
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def _eps(dtype):
-    return EPS32 if np.dtype(dtype) == np.float32 else EPS64
 
 
 # (id, loss, kwargs, y_true, y_pred, expected rows as a function of eps)
@@ -478,7 +315,7 @@ EXACT = [
 def test_values_derived_by_hand(case_id, loss, kwargs, y, p, expected, dtype):
     y = np.asarray(y, dtype=dtype)
     p = np.asarray(p, dtype=dtype)
-    want = np.asarray(expected(_eps(dtype)), dtype=np.float64)
+    want = np.asarray(expected(eps_of(dtype)), dtype=np.float64)
     rtol = 1e-6 if dtype == np.float32 else 1e-14
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow / invalid warnings (log_cosh at 1e4)
@@ -501,7 +338,7 @@ def test_values_derived_by_hand(case_id, loss, kwargs, y, p, expected, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-def test_mape_zero_target_exact_eps(dtype):
+def test_mape_zero_target_exacteps_of(dtype):
     """ε is taken in the compute dtype: float32 gives 100·|p| / 1.0000000116860974e-07, not / 1e-7."""
     y = np.zeros((1, 1), dtype)
     p = np.ones((1, 1), dtype)
