@@ -254,6 +254,7 @@ MATRIX_WEIGHTS = {
 }
 MATRIX_MASKS = {
     "no mask": dict(),
+    "mask scalar False": dict(mask="scalar", mask_scalar=False),
     "mask (N,)": dict(mask="array", mask_rank=1),
     "mask (N,T)": dict(mask="array", mask_rank=2),
     "mask (N,T,H)": dict(mask="array", mask_rank=3),

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -32,55 +31,24 @@ from hypothesis import strategies as st
 
 import fastloss
 from fastloss import oracle
+from oracle_cases import (
+    Case,
+    add_weighting,
+    check_weight_mask_matrix,
+    draw_weighting,
+    eps_of,
+    row_shapes,
+    sprinkle,
+    weight_bound,
+)
+from oracle_cases import check_against_oracle as check_each_reduction
 
 ROW_LOSSES = ["kl_divergence", "categorical_hinge", "cosine_similarity"]
-ALL_REDUCTIONS = list(fastloss.REDUCTIONS) + [None]
-COUNT_FIELDS = ("count", "nonzero_rows", "rows", "weight_entries", "nonzero_weight_entries")
-FLOAT_FIELDS = ("weighted_sum", "weight_sum")
-EPS64 = 1e-7
-EPS32 = float(np.float32(1e-7))  # 1.0000000116860974e-07
-
-
-def compute_dtype(dtype):
-    return np.dtype(np.float32) if np.dtype(dtype) in (np.float32, np.float16) else np.dtype(np.float64)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Case construction
 # ---------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Case:
-    loss: str
-    y_true: object
-    y_pred: object
-    kwargs: dict = field(default_factory=dict)
-    dtype: object = np.float64
-
-    def call(self, fn, reduction, **extra):
-        return fn(self.y_true, self.y_pred, reduction=reduction, **{**self.kwargs, **extra})
-
-    def __repr__(self):
-        def show(v):
-            if isinstance(v, np.ndarray):
-                return f"np.array({v.tolist()!r}, dtype=np.{v.dtype})"
-            return repr(v)
-
-        kw = ", ".join(f"{k}={show(v)}" for k, v in self.kwargs.items())
-        return f"fastloss.{self.loss}({show(self.y_true)}, {show(self.y_pred)}, {kw})"
-
-
-def sprinkle(rng, values, specials, fraction=0.2):
-    if values.size:
-        pick = rng.random(values.shape) < fraction
-        values[pick] = rng.choice(np.asarray(specials, dtype=np.float64), size=int(pick.sum()))
-    return values
-
-
-def prefix_shape(rows, rank, trailing_one):
-    shape = tuple(rows[:rank])
-    return shape + (1,) if trailing_one else shape
 
 
 TARGET_KINDS = ("natural", "one_hot", "wild")
@@ -139,25 +107,13 @@ def build_case(
     single_row=False,  # y_pred (and y_true) 1-D of shape (K,): one row, row shape ()
     squeeze_y_true=False,  # K == 1: y_true without its trailing axis of size 1
     axis=None,  # cosine_similarity only: None (not passed), -1 or ndim - 1
-    sw="none",
-    sw_rank=1,
-    sw_trailing_one=False,
-    sw_scalar=1.0,
-    sw_dtype="float64",
-    cw="none",
-    mask="none",
-    mask_rank=1,
-    mask_trailing_one=False,
-    mask_scalar=True,
-    mask_dtype="bool",
-    zero_division=0.0,
-    n_threads=None,
+    **weighting,  # the keywords of oracle_cases.add_weighting
 ):
     rng = np.random.default_rng(seed)
     rows = () if single_row else tuple(rows)
     shape = rows + (K,)
     kwargs = {}
-    cw_column = cw != "none" and K == 1
+    cw_column = weighting.get("cw", "none") != "none" and K == 1
     y = make_targets(loss, rng, shape, target_kind=target_kind, class_weighted_column=cw_column)
     p = make_predictions(loss, rng, shape)
     n_classes = 5 if cw_column else K
@@ -168,32 +124,9 @@ def build_case(
         y = y.reshape(rows)
     if axis is not None and loss == "cosine_similarity":
         kwargs["axis"] = -1 if axis == -1 else p.ndim - 1
+    return Case(loss, y, p, add_weighting(kwargs, rng, rows, n_classes, **weighting), dtype)
 
-    if sw == "scalar":
-        kwargs["sample_weight"] = sw_scalar
-    elif sw == "array":
-        s = prefix_shape(rows, sw_rank, sw_trailing_one and len(rows) > 0)
-        w = sprinkle(rng, rng.uniform(0.0, 3.0, s), [0.0, 1.0, 2.0])
-        if np.dtype(sw_dtype).kind in "iu":
-            w = np.round(w)
-        kwargs["sample_weight"] = np.asarray(w).astype(sw_dtype)
 
-    if cw != "none":
-        weights = sprinkle(rng, rng.uniform(0.0, 3.0, n_classes + 1), [0.0, 1.0])
-        if cw == "dict":
-            kwargs["class_weight"] = {c: float(weights[c]) for c in range(n_classes + 1)}
-        else:
-            kwargs["class_weight"] = weights[: n_classes + int(rng.integers(0, 2))]
-
-    if mask == "scalar":
-        kwargs["mask"] = mask_scalar
-    elif mask == "array":
-        s = prefix_shape(rows, mask_rank, mask_trailing_one and len(rows) > 0)
-        kwargs["mask"] = np.asarray(rng.random(s) < 0.7).astype(mask_dtype)
-
-    kwargs["zero_division"] = zero_division
-    kwargs["n_threads"] = n_threads
-    return Case(loss, y, p, kwargs, dtype)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -219,16 +152,8 @@ def term_scale(case):
             per_row = K * (1.0 + float(np.max(t, initial=1.0)))
         else:  # cosine: normalised vectors, |x̂_k| <= 1
             per_row = 2.0 * K
-    w = 1.0
-    sw = case.kwargs.get("sample_weight")
-    if sw is not None and np.size(sw):
-        w = max(w, float(np.max(np.abs(np.asarray(sw, dtype=np.float64)))))
-    cw = case.kwargs.get("class_weight")
-    if cw is not None:
-        values = list(cw.values()) if isinstance(cw, dict) else list(np.asarray(cw))
-        w *= max([1.0] + [abs(float(v)) for v in values])
     rows = p.size // K
-    return per_row * w * max(rows, 1)
+    return per_row * weight_bound(case) * max(rows, 1)
 
 
 def tolerances(case):
@@ -236,63 +161,17 @@ def tolerances(case):
     return rtol, 1e-12 + 1e-14 * term_scale(case)
 
 
-def assert_same_result(got, want, case, context=""):
-    rtol, atol = tolerances(case)
-    if isinstance(want, fastloss.Totals):
-        assert isinstance(got, fastloss.Totals), f"{context}: expected Totals, got {type(got)}"
-        g, w = got.as_dict(), want.as_dict()
-        for name in COUNT_FIELDS:
-            assert g[name] == w[name], f"{context}: Totals.{name} {g[name]} != oracle {w[name]}"
-        for name in FLOAT_FIELDS:
-            assert math.isclose(g[name], w[name], rel_tol=rtol, abs_tol=atol) or (
-                math.isnan(g[name]) and math.isnan(w[name])
-            ), f"{context}: Totals.{name} {g[name]!r} != oracle {w[name]!r}"
-    elif isinstance(want, np.ndarray):
-        assert isinstance(got, np.ndarray), f"{context}: expected an ndarray, got {type(got)}"
-        assert got.shape == want.shape, f"{context}: shape {got.shape} != oracle {want.shape}"
-        assert got.dtype == want.dtype, f"{context}: dtype {got.dtype} != oracle {want.dtype}"
-        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True, err_msg=context)
-    else:
-        assert type(got) is float, f"{context}: scalar reductions return a Python float, got {type(got)}"
-        assert math.isclose(got, want, rel_tol=rtol, abs_tol=atol) or (math.isnan(got) and math.isnan(want)), (
-            f"{context}: {got!r} != oracle {want!r}"
-        )
-
-
 def expected_row_shape(case):
     return np.asarray(case.y_pred).shape[:-1]  # a 1-D y_pred is one row: shape ()
 
 
-def check_against_oracle(case, reductions=ALL_REDUCTIONS):
-    for reduction in reductions:
-        context = f"{case!r} reduction={reduction!r}"
-        try:
-            want = case.call(getattr(oracle, case.loss), reduction)
-        except ValueError:
-            assert case.kwargs.get("zero_division") == "raise", context
-            with pytest.raises(ValueError, match="zero"):
-                case.call(getattr(fastloss, case.loss), reduction)
-            continue
-        got = case.call(getattr(fastloss, case.loss), reduction)
-        assert_same_result(got, want, case, context)
-        if reduction in ("none", None):
-            assert got.shape == expected_row_shape(case), context
-            assert got.dtype == compute_dtype(case.dtype), context
+def check_against_oracle(case):
+    check_each_reduction(case, tolerances=tolerances, row_shape=expected_row_shape)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Hypothesis
 # ---------------------------------------------------------------------------------------------------------------
-
-
-@st.composite
-def row_shapes(draw):
-    rank = draw(st.integers(1, 3))
-    hi = {1: 9, 2: 5, 3: 3}[rank]
-    dims = draw(st.lists(st.integers(1, hi), min_size=rank, max_size=rank))
-    if draw(st.integers(0, 9)) == 0:
-        dims[draw(st.integers(0, rank - 1))] = 0
-    return tuple(dims)
 
 
 @st.composite
@@ -307,24 +186,7 @@ def cases(draw, loss):
     opts["squeeze_y_true"] = K == 1 and draw(st.booleans())
     if loss == "cosine_similarity":
         opts["axis"] = draw(st.sampled_from([None, -1, "last"]))
-    n_rank = 0 if opts["single_row"] else len(rows)
-    opts["sw"] = draw(st.sampled_from(["none", "scalar", "array", "array"]))
-    if opts["sw"] == "scalar":
-        opts["sw_scalar"] = draw(st.sampled_from([1.0, 2.5, 0.0, 3]))
-    elif opts["sw"] == "array":
-        opts["sw_rank"] = draw(st.integers(min(1, n_rank), n_rank))
-        opts["sw_trailing_one"] = draw(st.booleans())
-        opts["sw_dtype"] = draw(st.sampled_from(["float64", "float32", "int64"]))
-    opts["cw"] = draw(st.sampled_from(["none", "none", "dict", "array"]))
-    opts["mask"] = draw(st.sampled_from(["none", "array", "array", "scalar"]))
-    if opts["mask"] == "scalar":
-        opts["mask_scalar"] = draw(st.sampled_from([True, False, 1]))
-    elif opts["mask"] == "array":
-        opts["mask_rank"] = draw(st.integers(min(1, n_rank), n_rank))
-        opts["mask_trailing_one"] = draw(st.booleans())
-        opts["mask_dtype"] = draw(st.sampled_from(["bool", "int8"]))
-    opts["zero_division"] = draw(st.sampled_from([0.0, "nan", "raise", -1.5]))
-    opts["n_threads"] = draw(st.sampled_from([1, 2, 3]))
+    opts.update(draw_weighting(draw, 0 if opts["single_row"] else len(rows)))
     seed = draw(st.integers(0, 2**32 - 1))
     return build_case(loss, dtype, rows, K, seed, **opts)
 
@@ -345,39 +207,16 @@ def test_matches_oracle_default_engine(loss, data):
 
 
 # Deterministic: every weight prefix rank x every mask prefix rank on rows of rank 3, both dtypes.
-MATRIX_WEIGHTS = {
-    "no weights": dict(),
-    "scalar weight": dict(sw="scalar", sw_scalar=2.5),
-    "sample_weight (N,)": dict(sw="array", sw_rank=1),
-    "sample_weight (N,1)": dict(sw="array", sw_rank=1, sw_trailing_one=True),
-    "sample_weight (N,T)": dict(sw="array", sw_rank=2),
-    "sample_weight (N,T,H)": dict(sw="array", sw_rank=3),
-    "class_weight dict": dict(cw="dict"),
-    "class_weight array + sample_weight (N,)": dict(sw="array", sw_rank=1, cw="array"),
-}
-MATRIX_MASKS = {
-    "no mask": dict(),
-    "mask scalar False": dict(mask="scalar", mask_scalar=False),
-    "mask (N,)": dict(mask="array", mask_rank=1),
-    "mask (N,T)": dict(mask="array", mask_rank=2),
-    "mask (N,T,H)": dict(mask="array", mask_rank=3),
-}
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("loss", ROW_LOSSES)
 def test_weight_mask_matrix(loss, dtype, small_blocks):
-    i = 0
-    for w_label, w_opts in MATRIX_WEIGHTS.items():
-        for m_label, m_opts in MATRIX_MASKS.items():
-            i += 1
-            K = (1, 3, 4)[i % 3]
-            case = build_case(loss, dtype, (4, 3, 2), K, seed=i, n_threads=1 + i % 3, zero_division="nan",
-                              target_kind=TARGET_KINDS[i % 3], **w_opts, **m_opts)
-            try:
-                check_against_oracle(case)
-            except AssertionError as exc:
-                raise AssertionError(f"{w_label}, {m_label}: {case!r}\n{exc}") from None
+    def make_case(i, options):
+        return build_case(loss, dtype, (4, 3, 2), (1, 3, 4)[i % 3], seed=i, n_threads=1 + i % 3,
+                          zero_division="nan", target_kind=TARGET_KINDS[i % 3], **options)
+
+    check_weight_mask_matrix(make_case, check_against_oracle)
+
+
 
 
 @pytest.mark.parametrize("where", ["y_pred", "y_true"])
@@ -425,11 +264,6 @@ def test_nan_in_included_row_propagates_and_excluded_row_is_skipped(loss, where,
 # ---------------------------------------------------------------------------------------------------------------
 # Values derived by hand ("none" per-row values)
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def _eps(dtype):
-    return EPS32 if np.dtype(dtype) == np.float32 else EPS64
-
 
 
 # (id, loss, kwargs, y_true, y_pred, expected rows as a function of eps)
@@ -485,7 +319,7 @@ EXACT = [
 def test_values_derived_by_hand(case_id, loss, kwargs, y, p, expected, dtype):
     y = np.asarray(y, dtype=dtype)
     p = np.asarray(p, dtype=dtype)
-    want = np.asarray(expected(_eps(dtype)), dtype=np.float64)
+    want = np.asarray(expected(eps_of(dtype)), dtype=np.float64)
     rtol = 1e-6 if dtype == np.float32 else 1e-14
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no divide-by-zero / invalid warnings (zero vectors, p = 0)
@@ -541,11 +375,11 @@ def test_class_of_row_is_first_argmax_or_rounded():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-def test_kl_zero_prediction_exact_eps(dtype):
+def test_kl_zero_prediction_exacteps_of(dtype):
     """ε is taken in the compute dtype: float32 gives log(1/1.0000000116860974e-07), not log(1e7)."""
     y = np.array([[1.0, 0.0]], dtype)
     p = np.array([[0.0, 1.0]], dtype)
-    e = _eps(dtype)
+    e = eps_of(dtype)
     got = fastloss.kl_divergence(y, p, reduction="sum")
     assert got == pytest.approx((e - 1.0) * math.log(e), rel=1e-14)
     assert got == pytest.approx(oracle.kl_divergence(y, p, reduction="sum"), rel=1e-14)
