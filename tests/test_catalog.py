@@ -338,7 +338,7 @@ def test_values_derived_by_hand(case_id, loss, kwargs, y, p, expected, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-def test_mape_zero_target_exacteps_of(dtype):
+def test_mape_zero_target_exact_eps(dtype):
     """ε is taken in the compute dtype: float32 gives 100·|p| / 1.0000000116860974e-07, not / 1e-7."""
     y = np.zeros((1, 1), dtype)
     p = np.ones((1, 1), dtype)

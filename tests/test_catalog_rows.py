@@ -375,7 +375,7 @@ def test_class_of_row_is_first_argmax_or_rounded():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-def test_kl_zero_prediction_exacteps_of(dtype):
+def test_kl_zero_prediction_exact_eps(dtype):
     """ε is taken in the compute dtype: float32 gives log(1/1.0000000116860974e-07), not log(1e7)."""
     y = np.array([[1.0, 0.0]], dtype)
     p = np.array([[0.0, 1.0]], dtype)
