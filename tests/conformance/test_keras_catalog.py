@@ -365,7 +365,7 @@ def test_kl_zero_and_clipped_values(dtype):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_categorical_hinge_hand_values(dtype):
     """Confident correct one-hot -> 0; wrong -> 1.25; soft target -> 2.5; negative scores -> 2 (hand-derived in
-    tests/test_catalog_rows.py)."""
+    tests/test_catalog.py)."""
     y = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [1.0, 0.0, 0.0]], dtype=dtype)
     p = np.array([[0.0, 2.0, 0.5], [0.25, 0.5, 0.25], [1.0, 2.0, 3.0], [-1.0, -2.0, -3.0]], dtype=dtype)
     expected = np.asarray(keras.losses.categorical_hinge(y, p), dtype=np.float64)

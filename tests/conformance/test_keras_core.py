@@ -199,7 +199,7 @@ PROB_CONFIGS = [
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("loss, params", PROB_CONFIGS, ids=lambda v: v if isinstance(v, str) else (",".join(f"{k}={x}" for k, x in v.items()) or "default"))
+@pytest.mark.parametrize("loss, params", PROB_CONFIGS, ids=config_id)
 def test_extreme_probabilities_float32(loss, params, reduction):
     rng = np.random.default_rng(5)
     for rows, K in [((40,), 3), ((6, 5), 4), ((30,), 1)]:
