@@ -1,9 +1,9 @@
 """Shared scaffolding of the tests that compare fastloss with its NumPy oracle case by case.
 
 test_against_oracle.py (the core losses) and test_catalog.py (the elementwise and row catalog losses) build their
-own y_true / y_pred; everything else lives here once: the ``Case`` record, boundary
-values (``sprinkle``), the common weighting keywords (sample_weight, class_weight, mask, zero_division,
-n_threads), the hypothesis draws of those keywords, the result comparison and the weight x mask matrix.
+own y_true / y_pred; everything else lives here once: the ``Case`` record, boundary values (``sprinkle``), the
+common weighting keywords (sample_weight, class_weight, mask, zero_division, n_threads), the hypothesis draws of
+those keywords, the result comparison and the weight x mask matrix.
 
 Test modules import this module by name: tests/conftest.py puts the tests directory on ``sys.path`` (pytest runs
 with ``--import-mode=importlib``, which does not). It is not a test module, so pytest does not collect it.

@@ -235,7 +235,7 @@ def build_case(loss, dtype, rows, K, seed, **options):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def elementwise_term_scale(case):
+def term_scale(case):
     """An upper bound on |w|·(size of the terms of one row's loss), times the row count: what a few ulp of float64
     error per term can add up to in any reduction (all weights are >= 0, so means never amplify it)."""
     y = np.asarray(case.y_true, dtype=np.float64)
@@ -244,42 +244,34 @@ def elementwise_term_scale(case):
         return 1.0
     y = np.broadcast_to(y.reshape(y.shape + (1,) * (p.ndim - y.ndim)), p.shape) if y.ndim < p.ndim else y
     with np.errstate(all="ignore"):
-        terms = np.abs(y) + np.abs(p) + 1.0
-        if case.loss == "poisson":
-            terms = terms * (1.0 + np.abs(np.log(np.abs(p) + 1e-7)))
-        if case.loss == "mean_absolute_percentage_error":
-            terms = 100.0 * terms / np.maximum(np.abs(y), 1e-7)
-        if case.loss in ("huber", "squared_hinge", "hinge"):
-            terms = terms * terms * (1.0 + case.kwargs.get("delta", 1.0))
-    finite = terms[np.isfinite(terms)]
-    rows = p.size // (p.shape[-1] if p.ndim > 1 else 1)
-    return (float(np.max(finite, initial=1.0))) * weight_bound(case) * max(rows, 1)
-
-
-def row_term_scale(case):
-    """An upper bound on |w|·(sum of the sizes of one row's terms), times the row count: what a few ulp of float64
-    error per term can add up to in any reduction (all weights are >= 0, so means never amplify it)."""
-    y = np.asarray(case.y_true, dtype=np.float64)
-    p = np.asarray(case.y_pred, dtype=np.float64)
-    if p.size == 0:
-        return 1.0
-    K = p.shape[-1]
-    with np.errstate(all="ignore"):
-        if case.loss == "kl_divergence":
-            per_row = K * (1.0 + abs(math.log(1e-7)))  # ỹ <= 1, |log(ỹ/p̃)| <= -log ε
-        elif case.loss == "categorical_hinge":
-            y = np.broadcast_to(y.reshape(y.shape + (1,) * (p.ndim - y.ndim)), p.shape) if y.ndim < p.ndim else y
-            t = (1.0 + np.abs(y)) * (1.0 + np.abs(p))
-            t = t[np.isfinite(t)]
-            per_row = K * (1.0 + float(np.max(t, initial=1.0)))
-        else:  # cosine: normalised vectors, |x̂_k| <= 1
-            per_row = 2.0 * K
-    rows = p.size // K
+        if case.loss in ROW_LOSSES:
+            per_row, rows = row_term_bound(case.loss, y, p), p.size // p.shape[-1]
+        else:
+            per_row, rows = elementwise_term_bound(case, y, p), p.size // (p.shape[-1] if p.ndim > 1 else 1)
     return per_row * weight_bound(case) * max(rows, 1)
 
 
-def term_scale(case):
-    return (row_term_scale if case.loss in ROW_LOSSES else elementwise_term_scale)(case)
+def elementwise_term_bound(case, y, p):
+    """The largest term of the per-value losses (a row averages them)."""
+    terms = np.abs(y) + np.abs(p) + 1.0
+    if case.loss == "poisson":
+        terms = terms * (1.0 + np.abs(np.log(np.abs(p) + 1e-7)))
+    if case.loss == "mean_absolute_percentage_error":
+        terms = 100.0 * terms / np.maximum(np.abs(y), 1e-7)
+    if case.loss in ("huber", "squared_hinge", "hinge"):
+        terms = terms * terms * (1.0 + case.kwargs.get("delta", 1.0))
+    return float(np.max(terms[np.isfinite(terms)], initial=1.0))
+
+
+def row_term_bound(loss, y, p):
+    """The sum of the sizes of one row's terms."""
+    K = p.shape[-1]
+    if loss == "kl_divergence":
+        return K * (1.0 + abs(math.log(1e-7)))  # ỹ <= 1, |log(ỹ/p̃)| <= -log ε
+    if loss == "categorical_hinge":
+        t = (1.0 + np.abs(y)) * (1.0 + np.abs(p))
+        return K * (1.0 + float(np.max(t[np.isfinite(t)], initial=1.0)))
+    return 2.0 * K  # cosine: normalised vectors, |x̂_k| <= 1
 
 
 def tolerances(case):
