@@ -365,7 +365,9 @@ def _evaluate(spec, kwargs, y_true, y_pred, *, dtype, sample_weight, mask, class
 # ----------------------------------------------------------------------------------------------------------
 
 def _snake_case(name):
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    # Keras's naming.to_snake_case: KLDivergence -> kl_divergence (Keras then adds _1, _2... to repeated names)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Loss:
