@@ -330,3 +330,28 @@ def test_top_k_needs_a_positive_k(k):
 def test_sparse_metric_label_shape_error():
     with pytest.raises(ValueError, match="y_true"):
         fm.sparse_categorical_accuracy(np.zeros((3, 2)), np.zeros((3, 4)))
+
+
+def test_call_is_the_unweighted_per_sample_loss():
+    y, p = _regression((4, 3), 2)
+    loss = fk.LogCosh(reduction="sum")
+    np.testing.assert_array_equal(loss.call(y, p), fk.log_cosh(y, p))
+    assert loss.call(y, p).shape == (4, 3)
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"sample_weight": np.ones((4, 3, 2))}, "sample_weight"),
+    ({"sample_weight": np.ones(3)}, "sample_weight"),
+    ({"mask": np.ones((4, 2), bool)}, "mask"),
+    ({"sample_weight": [[1.0, "a"]]}, "sample_weight"),
+])
+def test_bad_weight_and_mask_shapes(kw, words):
+    y, p = _regression((4, 3), 2)
+    with pytest.raises((ValueError, TypeError), match=words):
+        fk.MeanSquaredError()(y, p, **kw)
+
+
+def test_bad_mask_on_a_batch_scalar_loss():
+    y, p = _regression((), 5)
+    with pytest.raises(ValueError, match="mask"):
+        fk.MeanSquaredError()(y, p, sample_weight=np.ones(5), mask=np.ones(3, bool))

@@ -229,17 +229,12 @@ def class_weight_to_sample_weight(y_true, class_weight):
 
 def _class_weight_for_rows(class_weight, y_true, y_pred, sparse):
     """(class_weight table for the engine, or None; per-row sample weights, or None)."""
-    if sparse:
-        K = y_pred.shape[-1]
-        labels = np.asarray(y_true)
-        top = int(labels.max()) if labels.size and labels.dtype.kind in "iu" else K - 1
-        length = max(K, top + 1, max(class_weight, default=-1) + 1)
-    elif y_pred.shape[-1] == 1:
+    if not sparse and y_pred.shape[-1] == 1:
         # K == 1: the class is the rounded target, which may be negative (hinge's ±1 targets)
         return None, _lookup(_rounded_labels(y_true[..., 0], "y_true"), class_weight)
-    else:
-        length = max(y_pred.shape[-1], max(class_weight, default=-1) + 1)
-    table = np.ones(length)
+    # Every included row's class lies in 0..K-1 (the engine rejects other sparse labels; excluded rows, such as
+    # ignore_class ones, are never looked up), so a table over 0..K-1 with 1.0 for missing classes is the rule.
+    table = np.ones(max(y_pred.shape[-1], max(class_weight, default=-1) + 1))
     for key, weight in class_weight.items():
         if key >= 0:
             table[key] = weight
