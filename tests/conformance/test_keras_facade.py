@@ -470,6 +470,23 @@ def test_metric_function_signature_is_keras(name):
     assert ours == theirs
 
 
+@pytest.mark.parametrize("reduction", list(fk.REDUCTIONS) + ["auto", "weighted_mean", "sum_over_all_rows",
+                                                            "keras_legacy", "SUM", 0])
+def test_reduction_names_are_the_ones_keras_accepts(reduction):
+    try:
+        keras.losses.MeanSquaredError(reduction=reduction)
+    except ValueError:
+        keras_accepts = False
+    else:
+        keras_accepts = True
+    assert keras_accepts == (reduction in fk.REDUCTIONS)
+    if keras_accepts:
+        assert fk.MeanSquaredError(reduction=reduction).reduction == reduction
+    else:
+        with pytest.raises(ValueError, match="reduction"):
+            fk.MeanSquaredError(reduction=reduction)
+
+
 # parameters Keras's get_config drops (fastloss keeps them; see fastloss.keras's docstring)
 CONFIG_EXTRAS = {"Huber": {"delta"}, "CosineSimilarity": {"axis"}, "SparseCategoricalCrossentropy": {"axis"}}
 
