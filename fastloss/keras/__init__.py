@@ -37,9 +37,18 @@ from_logits binary crossentropy uses an exact    The numpy backend takes sigmoid
 log-sigmoid.                                     loss saturates at 16.118 for |z| >~ 16 (jax/torch are exact).
 Hinge / SquaredHinge: the {0, 1} -> {-1, 1}       The rule looks at every target, masked ones included.
 rule looks at the included (unmasked) rows only.
-Probabilities outside [0, 1] raise ValueError    They are clipped silently (or give NaN).
-(crossentropies, focal losses, generalized CE);
-non-integral or out-of-range labels raise.       Labels are truncated or index nothing.
+Probabilities outside [0, 1] raise ValueError    They are clipped silently (or give NaN); Dice/Tversky compute
+(crossentropies, focal losses, generalized CE),  with any values.
+and so do negative predictions and targets
+outside [0, 1] in Dice/Tversky.
+Non-integral or out-of-range labels raise        Labels are truncated, index nothing, or count as a miss.
+(sparse crossentropy, generalized CE, sparse
+accuracies).
+Dice/Tversky with axis=None: masked positions    The mask cannot change the already-summed batch value; it only
+are left out of the batch sums; the value is     scales it (as it does for every reduction).
+then reduced with the mask as Keras reduces it.
+cosine_similarity of 1-D inputs is a scalar      The numpy backend returns shape (1,) (np.atleast_1d in its
+(as on Keras's other backends).                  normalize) and reads axis=0 as axis=-1.
 get_config() also reports Huber's ``delta``,     These are dropped from the config, so from_config() loses them
 CosineSimilarity's and SparseCategorical-        (and the dtype).
 Crossentropy's ``axis``, and ``dtype`` when

@@ -277,6 +277,9 @@ def _prepare(spec, kwargs, y_true, y_pred, dtype):
     y_true, y_pred = _same_rank(y_true, y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true: shape {y_true.shape} does not match y_pred shape {y_pred.shape}")
+    if spec.axis == "overlap":
+        kwargs["axis"] = axis  # fastloss's dice/tversky read Keras's axis themselves (None: one batch value)
+        return y_true, y_pred, kwargs, False
     if spec.axis in ("int", "tuple"):
         axes = _check_axis(axis, y_pred.ndim, allow_tuple=spec.axis == "tuple")
         y_true, y_pred = _move_axes_last(y_true, axes), _move_axes_last(y_pred, axes)
@@ -345,10 +348,24 @@ def _evaluate(spec, kwargs, y_true, y_pred, *, dtype, sample_weight, mask, class
         value = np.asarray(_core(spec.core)(y_true, y_pred, **kwargs, reduction="none", n_threads=n_threads))
         value = value.reshape(())
         return _scalar_loss_reduced(value, sample_weight, mask, reduction, dtype)
-    table = None
-    if class_weight is not None:
-        table, sample_weight = _class_weight_for_rows(class_weight, y_true, y_pred, spec.sparse)
-    out = _core(spec.core)(y_true, y_pred, **kwargs, sample_weight=sample_weight, class_weight=table, mask=mask,
+    extra = {}
+    if spec.axis == "overlap":
+        # Dice/Tversky rows have no class: Model.fit's per-sample weights, as Keras
+        if class_weight is not None:
+            sample_weight = class_weight_to_sample_weight(labels_given, class_weight)
+        if kwargs["axis"] is None and (sample_weight is None or np.ndim(sample_weight) == 0):
+            if mask is not None:
+                # Keras spreads the batch value over the mask's entries as over weights (Σ m·w·L for "sum")
+                weight = 1.0 if sample_weight is None else sample_weight
+                sample_weight = np.broadcast_to(_to_numpy(weight, "sample_weight"), np.shape(mask))
+            elif sample_weight is not None:
+                # Keras: the batch value times a scalar weight is a scalar, which no reduction changes
+                value = _core(spec.core)(y_true, y_pred, **kwargs, reduction="none", n_threads=n_threads)
+                value = np.asarray(value, dtype=dtype) * dtype(sample_weight)
+                return value if reduction == "none" else dtype(value)
+    elif class_weight is not None:
+        extra["class_weight"], sample_weight = _class_weight_for_rows(class_weight, y_true, y_pred, spec.sparse)
+    out = _core(spec.core)(y_true, y_pred, **kwargs, **extra, sample_weight=sample_weight, mask=mask,
                            reduction=reduction, zero_division=0.0, n_threads=n_threads)
     if reduction == "none":
         return np.asarray(out, dtype=dtype)

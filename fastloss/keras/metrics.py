@@ -76,10 +76,11 @@ def _prediction(y_pred, dtype):
     return y_pred.astype(_compute_dtype(dtype), copy=False)
 
 
-def _check_k(k):
+def _check_k(k, y_pred):
+    """k, at most the number of classes: Keras's in_top_k counts every row as a hit when k >= K."""
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral) or k < 1:
         raise ValueError(f"k: expected a positive integer, got {k!r}")
-    return int(k)
+    return min(int(k), y_pred.shape[-1])
 
 
 def _labels_per_row(y_true, y_pred, name="y_true"):
@@ -127,7 +128,8 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5, *, dtype=None, n_threads=Non
     """Keras's ``top_k_categorical_accuracy``: 1.0 where argmax(y_true) is among the k largest predictions."""
     y_pred = _prediction(y_pred, dtype)
     y_true = _to_numpy(y_true, "y_true").astype(y_pred.dtype, copy=False)
-    out = _core("top_k_categorical_accuracy")(y_true, y_pred, k=_check_k(k), reduction="none", n_threads=n_threads)
+    out = _core("top_k_categorical_accuracy")(y_true, y_pred, k=_check_k(k, y_pred), reduction="none",
+                                              n_threads=n_threads)
     return np.asarray(out, dtype=y_pred.dtype)
 
 
@@ -135,10 +137,10 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False
     """Keras's ``sparse_top_k_categorical_accuracy``: 1.0 where the integer label is among the k largest
     predictions; with ``from_sorted_ids=True``, y_pred holds class ids sorted by score and the label must be
     among its first k columns."""
-    k = _check_k(k)
     y_pred = _to_numpy(y_pred, "y_pred")
     if y_pred.ndim == 0:
         raise ValueError("y_pred: expected an array with at least one axis, got a scalar")
+    k = _check_k(k, y_pred)
     if from_sorted_ids:
         labels = _labels_per_row(y_true, y_pred)
         return np.any(y_pred[..., :k] == labels[..., None], axis=-1).astype(_compute_dtype(dtype))
