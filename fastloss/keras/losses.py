@@ -361,7 +361,7 @@ def _evaluate(spec, kwargs, y_true, y_pred, *, dtype, sample_weight, mask, class
             elif sample_weight is not None:
                 # Keras: the batch value times a scalar weight is a scalar, which no reduction changes
                 value = _core(spec.core)(y_true, y_pred, **kwargs, reduction="none", n_threads=n_threads)
-                value = np.asarray(value, dtype=dtype) * dtype(sample_weight)
+                value = np.asarray(np.asarray(value, dtype=np.float64) * float(sample_weight), dtype=dtype)
                 return value if reduction == "none" else dtype(value)
     elif class_weight is not None:
         extra["class_weight"], sample_weight = _class_weight_for_rows(class_weight, y_true, y_pred, spec.sparse)

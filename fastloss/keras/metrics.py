@@ -102,6 +102,9 @@ def binary_accuracy(y_true, y_pred, threshold=0.5, *, dtype=None, n_threads=None
     y_true, y_pred = _same_rank(y_true, y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true: shape {y_true.shape} does not match y_pred shape {y_pred.shape}")
+    # Keras compares with the threshold converted to the compute dtype: p = 0.3 is not above 0.3 in float32
+    if isinstance(threshold, numbers.Real) and not isinstance(threshold, (bool, np.bool_)):
+        threshold = float(y_pred.dtype.type(threshold))
     # every element is one row of one value, so the per-row accuracy is Keras's per-element match
     out = _core("binary_accuracy")(y_true[..., None], y_pred[..., None], threshold=threshold, reduction="none",
                                    n_threads=n_threads)
