@@ -61,8 +61,8 @@ A reduced loss is a NumPy scalar of the compute  A backend tensor; on the numpy/
 dtype (float64 with dtype="float64").            reductions return float32 even with dtype="float64".
 dtype: None, "float32" or "float64" (or a        float16, bfloat16 and mixed policies compute in half precision;
 policy with one of these compute dtypes).        dtype=None reads floatx from ~/.keras/keras.json.
-Functions apply Keras's rank fix ((N,) against   binary_crossentropy, categorical_crossentropy, hinge, poisson,
-(N, 1)) for every loss, as the classes do.       kl_divergence... functions broadcast (N,) with (N, 1) to (N, N).
+Functions apply Keras's rank fix ((N,) against   The crossentropy functions raise for (N,) against (N, 1); hinge,
+(N, 1)) for every loss, as the classes do.       poisson, kl_divergence... broadcast them to (N, N).
 class_weight= on a loss call weighs each row by  Model.fit weighs each sample: sparse (N, T) labels are argmax'ed
 its class (per timestep / pixel).                over T, one-hot (N, T, K) targets fail.
 ===============================================  ================================================================

@@ -656,3 +656,42 @@ def test_empty_batch_reduces_to_zero():
     y = np.zeros((0,), dtype=np.float32)
     assert np.asarray(keras.losses.MeanSquaredError(reduction="sum")(y[:, None], y[:, None])).shape == (0,)
     assert fk.MeanSquaredError(reduction="sum")(y[:, None], y[:, None]) == 0.0
+
+
+def test_scalar_weight_with_mean_with_sample_weight():
+    """A scalar weight c: Keras's "mean_with_sample_weight" divides by c once (Σ l); fastloss gives the mean."""
+    rng = np.random.default_rng(9)
+    y, p = make_data("regression", (6,), 3, "float32", rng)
+    rows = np.asarray(keras.losses.mean_squared_error(y, p), dtype=np.float64)
+    keras_value = keras_call("MeanSquaredError", {}, "mean_with_sample_weight", y, p, "float32", sample_weight=2.5)
+    np.testing.assert_allclose(keras_value, rows.sum(), rtol=RTOL)
+    np.testing.assert_allclose(fastloss_call("MeanSquaredError", {}, "mean_with_sample_weight", y, p, "float32",
+                                             sample_weight=2.5), rows.mean(), rtol=RTOL)
+
+
+def test_out_of_range_labels_raise():
+    p = np.full((3, 4), 0.25, dtype=np.float32)
+    labels = np.array([0, 5, 2])
+    assert np.asarray(keras.metrics.sparse_categorical_accuracy(labels, p)).tolist() == [1.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="y_true"):
+        fm.sparse_categorical_accuracy(labels, p)
+    with pytest.raises(ValueError, match="y_true"):
+        fk.SparseCategoricalCrossentropy()(labels, p)
+
+
+def test_functions_apply_the_rank_fix():
+    """Keras's crossentropy functions refuse (N,) against (N, 1) and its hinge, poisson, kl_divergence...
+    functions broadcast them to (N, N); fastloss pairs them row by row, as Keras's Loss classes do."""
+    rng = np.random.default_rng(10)
+    y = rng.integers(0, 2, 5).astype(np.float32)
+    p = rng.uniform(0.05, 0.95, (5, 1)).astype(np.float32)
+    with pytest.raises(ValueError):
+        keras.losses.binary_crossentropy(y, p)
+    np.testing.assert_allclose(fk.binary_crossentropy(y, p),
+                               keras.losses.binary_crossentropy(y[:, None], p), rtol=RTOL)
+    by_rows = np.asarray(keras.losses.poisson(y[:, None], p), dtype=np.float64)
+    broadcast = np.asarray(keras.losses.poisson(y, p), dtype=np.float64)
+    assert broadcast.shape == by_rows.shape == (5,) and not np.allclose(broadcast, by_rows, rtol=1e-3)
+    np.testing.assert_allclose(fk.poisson(y, p), by_rows, rtol=RTOL)
+    np.testing.assert_allclose(fk.Poisson(reduction=None)(y, p), keras.losses.Poisson(reduction=None)(y, p),
+                               rtol=RTOL)
