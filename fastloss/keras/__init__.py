@@ -24,19 +24,19 @@ tests/conformance/test_keras_facade.py):
 ===============================================  ================================================================
 fastloss.keras                                   Keras 3.15.1
 ===============================================  ================================================================
-A masked position is skipped: NaN or inf there   The loss is multiplied by the mask, so NaN·0 = NaN spreads to the
-does not reach the result.                       reduced loss.
+A masked position is skipped: NaN or inf there   The loss is multiplied by the mask, so NaN·0 = NaN spreads to
+does not reach the result.                       the reduced loss.
 sample_weight / mask of shape (N,) on per-       (N,) broadcasts against the *last* axis of the (N, T) losses: an
 timestep losses (N, T) weigh every timestep of   error when T != N, silently weights the time axis when T == N.
 sample i (any leading prefix of the row shape).
-"mean_with_sample_weight" divides by the weights "mean_with_sample_weight" divides by the weight array as given:
-broadcast to the rows: (N, 1) weights on (N, T)  (N, 1) on (N, T) losses gives T x the weighted mean, a scalar
-losses give the weighted mean, a scalar weight   weight c gives Σ l (not the mean).
-the plain mean.
+"mean_with_sample_weight" divides by the         "mean_with_sample_weight" divides by the weight array as given:
+weights broadcast to the rows: (N, 1) weights    (N, 1) on (N, T) losses gives T x the weighted mean, a scalar
+on (N, T) losses give the weighted mean, a       weight c gives Σ l (not the mean).
+scalar weight the plain mean.
 from_logits binary crossentropy uses an exact    The numpy backend takes sigmoid(z) in float32 and clips it: the
 log-sigmoid.                                     loss saturates at 16.118 for |z| >~ 16 (jax/torch are exact).
-Hinge / SquaredHinge: the {0, 1} -> {-1, 1}       The rule looks at every target, masked ones included.
-rule looks at the included (unmasked) rows only.
+Hinge / SquaredHinge: the {0, 1} -> {-1, 1}      The rule looks at every target, masked ones included.
+rule reads the included (unmasked) rows only.
 Probabilities outside [0, 1] raise ValueError    They are clipped silently (or give NaN); Dice/Tversky compute
 (crossentropies, focal losses, generalized CE),  with any values.
 and so do negative predictions and targets
@@ -53,7 +53,7 @@ get_config() also reports Huber's ``delta``,     These are dropped from the conf
 CosineSimilarity's and SparseCategorical-        (and the dtype).
 Crossentropy's ``axis``, and ``dtype`` when
 given: from_config(get_config()) round-trips.
-label_smoothing with a class axis other than     3.15.1 divides by the size of the *last* axis (fixed after 3.15.1).
+label_smoothing with a class axis other than     3.15.1 divides by the size of the *last* axis (fixed later).
 the last: smoothing is label_smoothing / (size
 of the class axis).
 An empty batch of shape (0,) reduces to 0.0.     Reductions return the empty array unreduced.

@@ -172,7 +172,8 @@ def _core(name):
 def _check_class_weight(class_weight):
     if not isinstance(class_weight, Mapping):
         raise TypeError(
-            f"class_weight: expected a dict {{class: weight}} as Keras's Model.fit takes, got {type(class_weight).__name__}"
+            "class_weight: expected a dict {class: weight} as Keras's Model.fit takes, "
+            f"got {type(class_weight).__name__}"
         )
     checked = {}
     for key, value in class_weight.items():
