@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._arrays import _to_numpy
 from .._catalog_options import (check_flag, check_focal_alpha, check_gamma, check_q, is_multilabel_class_weight,
                                 multilabel_columns, prediction_columns)
 from .._options import check_label_smoothing, check_last_axis
 from .._reductions import canonical_reduction, check_zero_division
 from . import core
-from .core import (_broadcast_to_rows, _check_probabilities, _check_sparse_labels, _class_weight_of_rows,
-                   _clip_bounds, _compute_dtype, _dense_class_labels, _dense_targets, _prediction_rows,
-                   _prefix_of_rows, _reduce, _sparse_targets)
+from .core import (_check_probabilities, _check_sparse_labels, _clip_bounds, _effective_weights, _read_rows,
+                   _reduce, _sample_weight_of_rows, _unmasked_rows)
 
 __all__ = [
     "binary_crossentropy",
@@ -40,46 +38,15 @@ def _evaluate(y_true, y_pred, row_loss, *, sparse, one_d_is_column, probabilitie
     reduction = canonical_reduction(reduction)
     zero_division = check_zero_division(zero_division)
 
-    # Rows.
-    y_pred = _to_numpy(y_pred, "y_pred")
-    y_true = _to_numpy(y_true, "y_true")
-    dtype = _compute_dtype(y_pred)
-    lo, hi = _clip_bounds(dtype)
-    pred = _prediction_rows(y_pred, one_d_is_column=one_d_is_column)
+    # Rows, included rows, effective weights and the weight array Keras 2.2 would see.
+    dtype, pred, targets, class_labels = _read_rows(y_true, y_pred, sparse=sparse, one_d_is_column=one_d_is_column)
     rows, K = pred.shape[:-1], pred.shape[-1]
-    if sparse:
-        targets = _sparse_targets(y_true, rows, y_pred)
-        class_labels = targets.astype(np.float64)
-    else:
-        targets = _dense_targets(y_true, y_pred, pred, dtype)
-        class_labels = _dense_class_labels(targets)
-
-    # Included rows.
-    included = np.ones(rows, dtype=bool)
-    if mask is not None:
-        m = _prefix_of_rows(_to_numpy(mask, "mask"), rows, "mask")
-        included = included & _broadcast_to_rows(m != 0, rows)
-
-    # Effective weights and the weight array Keras 2.2 would see.
-    if sample_weight is not None:
-        sw = _prefix_of_rows(_to_numpy(sample_weight, "sample_weight").astype(np.float64), rows, "sample_weight")
-        sample_weight_of_rows = _broadcast_to_rows(sw, rows)
-    else:
-        sw = None
-        sample_weight_of_rows = np.ones(rows)
+    lo, hi = _clip_bounds(dtype)
+    included = _unmasked_rows(mask, rows)
+    sw, sample_weight_of_rows = _sample_weight_of_rows(sample_weight, rows)
     if sparse:
         _check_sparse_labels(targets[included], K)
-    if class_weight is not None:
-        cw, readable = _class_weight_of_rows(class_labels, class_weight, included)
-        with np.errstate(invalid="ignore", over="ignore"):
-            weights = np.where(readable, sample_weight_of_rows * cw, 0.0)
-        legacy_weight_array = weights
-    elif sw is not None:
-        weights = sample_weight_of_rows
-        legacy_weight_array = sw
-    else:
-        weights = sample_weight_of_rows
-        legacy_weight_array = np.ones(rows)
+    weights, legacy_weight_array = _effective_weights(sw, sample_weight_of_rows, class_labels, class_weight, included)
 
     # Per-row losses of the included rows, in float64.
     p = pred[included].astype(np.float64)
