@@ -1,8 +1,8 @@
 """Oracle of the catalog losses added after the foundation: binary and categorical focal crossentropy, the
 generalized crossentropy, and binary_crossentropy's multi-label weights ((K, 2) class_weight, pos_weight).
 
-Same recipe as ``core`` (rows, included rows, per-row loss in float64, effective weight, reduction); the steps
-are core's own helpers, and ``core._reduce`` computes every reduction. ``binary_crossentropy`` here extends
+Same recipe as ``core`` (rows, included rows, per-row loss in float64, effective weight, reduction): each loss
+passes its per-row loss to ``core._evaluate_rows``, and ``core._reduce`` computes every reduction. ``binary_crossentropy`` here extends
 core's: without the multi-label options it *is* core's function.
 """
 
@@ -13,10 +13,8 @@ import numpy as np
 from .._catalog_options import (check_flag, check_focal_alpha, check_gamma, check_q, is_multilabel_class_weight,
                                 multilabel_columns, prediction_columns)
 from .._options import check_label_smoothing, check_last_axis
-from .._reductions import canonical_reduction, check_zero_division
 from . import core
-from .core import (_check_probabilities, _check_sparse_labels, _clip_bounds, _effective_weights, _read_rows,
-                   _reduce, _sample_weight_of_rows, _unmasked_rows)
+from .core import _evaluate_rows
 
 __all__ = [
     "binary_crossentropy",
@@ -24,39 +22,6 @@ __all__ = [
     "categorical_focal_crossentropy",
     "categorical_generalized_cross_entropy",
 ]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The driver: core's recipe with the per-row loss passed in
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _evaluate(y_true, y_pred, row_loss, *, sparse, one_d_is_column, probabilities, sample_weight=None,
-              class_weight=None, mask=None, reduction="sum_over_batch_size", zero_division=0.0):
-    """``row_loss(targets, p, lo, hi)`` gets the included rows only: targets (V, K) float64 (dense, y_true as
-    given in the compute dtype) or (V,) int64 labels (sparse), p (V, K) float64; it returns the V row losses."""
-    reduction = canonical_reduction(reduction)
-    zero_division = check_zero_division(zero_division)
-
-    # Rows, included rows, effective weights and the weight array Keras 2.2 would see.
-    dtype, pred, targets, class_labels = _read_rows(y_true, y_pred, sparse=sparse, one_d_is_column=one_d_is_column)
-    rows, K = pred.shape[:-1], pred.shape[-1]
-    lo, hi = _clip_bounds(dtype)
-    included = _unmasked_rows(mask, rows)
-    sw, sample_weight_of_rows = _sample_weight_of_rows(sample_weight, rows)
-    if sparse:
-        _check_sparse_labels(targets[included], K)
-    weights, legacy_weight_array = _effective_weights(sw, sample_weight_of_rows, class_labels, class_weight, included)
-
-    # Per-row losses of the included rows, in float64.
-    p = pred[included].astype(np.float64)
-    if probabilities:
-        _check_probabilities(p)
-    kept = targets[included].astype(np.int64) if sparse else targets[included]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        losses = np.zeros(rows)
-        losses[included] = row_loss(kept, p, lo, hi)
-        return _reduce(losses, included, weights, legacy_weight_array, dtype, reduction, zero_division)
 
 
 def _sigmoid(z):
@@ -105,9 +70,9 @@ def binary_focal_crossentropy(y_true, y_pred, *, apply_class_balancing=False, al
             f = (y_s * alpha + (1 - y_s) * (1 - alpha)) * f
         return np.mean(f, axis=-1)
 
-    return _evaluate(y_true, y_pred, rows, sparse=False, one_d_is_column=True, probabilities=not from_logits,
-                     sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
-                     zero_division=zero_division)
+    return _evaluate_rows(y_true, y_pred, rows, sparse=False, one_d_is_column=True, probabilities=not from_logits,
+                          sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+                          zero_division=zero_division)
 
 
 def categorical_focal_crossentropy(y_true, y_pred, *, alpha=0.25, gamma=2.0, from_logits=False,
@@ -132,9 +97,9 @@ def categorical_focal_crossentropy(y_true, y_pred, *, alpha=0.25, gamma=2.0, fro
         q = np.clip(p / np.sum(p, axis=-1, keepdims=True), lo, hi)
         return np.sum(alpha * np.power(1 - q, gamma) * (-y_s * np.log(q)), axis=-1)
 
-    return _evaluate(y_true, y_pred, rows, sparse=False, one_d_is_column=False, probabilities=not from_logits,
-                     sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
-                     zero_division=zero_division)
+    return _evaluate_rows(y_true, y_pred, rows, sparse=False, one_d_is_column=False, probabilities=not from_logits,
+                          sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+                          zero_division=zero_division)
 
 
 def categorical_generalized_cross_entropy(y_true, y_pred, *, q=0.5, sample_weight=None, class_weight=None,
@@ -152,9 +117,9 @@ def categorical_generalized_cross_entropy(y_true, y_pred, *, q=0.5, sample_weigh
         p_y = np.sum(p * one_hot, axis=-1)  # as Keras reads it: a NaN anywhere in the row gives NaN
         return (1 - np.power(p_y, q)) / q
 
-    return _evaluate(y_true, y_pred, rows, sparse=True, one_d_is_column=False, probabilities=True,
-                     sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
-                     zero_division=zero_division)
+    return _evaluate_rows(y_true, y_pred, rows, sparse=True, one_d_is_column=False, probabilities=True,
+                          sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+                          zero_division=zero_division)
 
 
 def binary_crossentropy(y_true, y_pred, *, from_logits=False, label_smoothing=0.0, pos_weight=None,
@@ -193,9 +158,9 @@ def binary_crossentropy(y_true, y_pred, *, from_logits=False, label_smoothing=0.
             element = -(pw * y_s * np.log(p_c) + (1 - y_s) * np.log(1 - p_c))
         return np.mean(c * element, axis=-1)
 
-    return _evaluate(y_true, y_pred, rows, sparse=False, one_d_is_column=True, probabilities=not from_logits,
-                     sample_weight=sample_weight, class_weight=None if multilabel else class_weight, mask=mask,
-                     reduction=reduction, zero_division=zero_division)
+    return _evaluate_rows(y_true, y_pred, rows, sparse=False, one_d_is_column=True, probabilities=not from_logits,
+                          sample_weight=sample_weight, class_weight=None if multilabel else class_weight, mask=mask,
+                          reduction=reduction, zero_division=zero_division)
 
 
 LOSSES = {

@@ -563,6 +563,36 @@ def _evaluate(
         return _reduce(losses, included, weights, legacy_weight_array, dtype, reduction, zero_division)
 
 
+def _evaluate_rows(y_true, y_pred, row_loss, *, sparse, one_d_is_column, probabilities, sample_weight=None,
+                   class_weight=None, mask=None, reduction="sum_over_batch_size", zero_division=0.0):
+    """The same recipe as ``_evaluate`` with the per-row loss passed in (the catalog losses and the metrics).
+
+    ``row_loss(targets, p, lo, hi)`` gets the included rows only: targets (V, K) float64 (dense, y_true as
+    given in the compute dtype) or (V,) int64 labels (sparse), p (V, K) float64; it returns the V row losses."""
+    reduction = canonical_reduction(reduction)
+    zero_division = check_zero_division(zero_division)
+
+    # Rows, included rows, effective weights and the weight array Keras 2.2 would see.
+    dtype, pred, targets, class_labels = _read_rows(y_true, y_pred, sparse=sparse, one_d_is_column=one_d_is_column)
+    rows, K = pred.shape[:-1], pred.shape[-1]
+    lo, hi = _clip_bounds(dtype)
+    included = _unmasked_rows(mask, rows)
+    sw, sample_weight_of_rows = _sample_weight_of_rows(sample_weight, rows)
+    if sparse:
+        _check_sparse_labels(targets[included], K)
+    weights, legacy_weight_array = _effective_weights(sw, sample_weight_of_rows, class_labels, class_weight, included)
+
+    # Per-row losses of the included rows, in float64.
+    p = pred[included].astype(np.float64)
+    if probabilities:
+        _check_probabilities(p)
+    kept = targets[included].astype(np.int64) if sparse else targets[included]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        losses = np.zeros(rows)
+        losses[included] = row_loss(kept, p, lo, hi)
+        return _reduce(losses, included, weights, legacy_weight_array, dtype, reduction, zero_division)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Public functions: the same signatures as fastloss's
 # ---------------------------------------------------------------------------------------------------------

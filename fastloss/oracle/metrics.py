@@ -31,14 +31,12 @@ from ..overlap import _same_shape_arrays, check_nonnegative, check_overlap_axis,
 from ..metrics import check_empty_score, check_k, METRIC_REDUCTION
 from .core import (
     _broadcast_to_rows,
-    _check_sparse_labels,
     _clip_bounds,
     _compute_dtype,
     _dense_targets,
-    _effective_weights,
+    _evaluate_rows,
     _prediction_rows,
     _prefix_of_rows,
-    _read_rows,
     _reduce,
     _sample_weight_of_rows,
     _unmasked_rows,
@@ -66,23 +64,9 @@ __all__ = [
 def _rows(row_values, y_true, y_pred, *, sparse=False, one_d_is_column=False, sample_weight=None,
           class_weight=None, mask=None, reduction="sum_over_batch_size", zero_division=0.0):
     """``row_values(target_or_labels, p, eps)`` on the included rows (float64 arrays), then ``_reduce``."""
-    reduction = canonical_reduction(reduction)
-    zero_division = check_zero_division(zero_division)
-    dtype, pred, target, class_labels = _read_rows(y_true, y_pred, sparse=sparse, one_d_is_column=one_d_is_column)
-    rows, K = pred.shape[:-1], pred.shape[-1]
-    eps, _ = _clip_bounds(dtype)
-    included = _unmasked_rows(mask, rows)
-    sw, sample_weight_of_rows = _sample_weight_of_rows(sample_weight, rows)
-    if sparse:
-        _check_sparse_labels(target[included], K)
-    weights, legacy = _effective_weights(sw, sample_weight_of_rows, class_labels, class_weight, included)
-    p = pred[included].astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        values = row_values(target[included], p, eps)
-    losses = np.zeros(rows)
-    losses[included] = values
-    with np.errstate(invalid="ignore", over="ignore"):
-        return _reduce(losses, included, weights, legacy, dtype, reduction, zero_division)
+    return _evaluate_rows(y_true, y_pred, lambda targets, p, lo, hi: row_values(targets, p, lo), sparse=sparse,
+                          one_d_is_column=one_d_is_column, probabilities=False, sample_weight=sample_weight,
+                          class_weight=class_weight, mask=mask, reduction=reduction, zero_division=zero_division)
 
 
 # ---------------------------------------------------------------------------------------------------------
