@@ -121,9 +121,12 @@ def weights_and_mask(weighting, rows, rng):
 def check_loss_object(loss, params, rows, K, dtype, weighting, reduction, *, make_inputs, atol, elementwise):
     """One matrix entry: fastloss against the Keras Loss object, inputs from ``make_inputs(loss, params, rows, K,
     dtype, rng)``, tolerance ``RTOL`` plus ``atol(loss, params, y, p, weight_scale)``. ``elementwise``: with K == 1,
-    fastloss gets a 1-D y_pred half of the time (N rows of one value; Keras sees the same data as (N, 1))."""
+    fastloss gets a 1-D y_pred half of the time (N rows of one value; Keras sees the same data as (N, 1)).
+    ``make_inputs`` returns (y, p), or (y, p, params) where loss arguments are drawn with the data (an array alpha)."""
     rng = np.random.default_rng(zlib.crc32(repr((loss, params, rows, K, dtype, weighting)).encode()))
-    y, p = make_inputs(loss, params, rows, K, dtype, rng)
+    y, p, *drawn = make_inputs(loss, params, rows, K, dtype, rng)
+    if drawn:
+        (params,) = drawn
     if elementwise and K == 1 and rng.random() < 0.5:
         y_f, p_f = y[..., 0], p[..., 0]
     else:

@@ -32,11 +32,11 @@ from keras_reference import (  # noqa: E402
     EPS32,
     REDUCTIONS,
     RTOL,
+    check_loss_object,
     config_id,
     fastloss_value,
     keras_loss,
     loss_object_matrix,
-    weights_and_mask,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning:keras.*", "ignore::SyntaxWarning")
@@ -110,15 +110,9 @@ WEIGHTINGS = ["plain", "sample_weight", "sample_weight_prefix", "mask", "mask_an
 @pytest.mark.parametrize("loss, options, rows, K, dtype, weighting",
                          loss_object_matrix(CONFIGS, shapes=SHAPES, weightings=WEIGHTINGS))
 def test_matches_keras_loss_object(loss, options, rows, K, dtype, weighting, reduction):
-    rng = np.random.default_rng(zlib.crc32(repr((loss, options, rows, K, dtype, weighting)).encode()))
-    y, p, options = make_inputs(loss, options, rows, K, dtype, rng)
-    kw, sw_k, m_k = weights_and_mask(weighting, rows, rng)
-    expected = keras_loss(loss, options, reduction, y, p, sample_weight=sw_k, mask=m_k)
-    actual = fastloss_value(loss, options, reduction, y, p, **kw)
-    if reduction == "none":
-        assert actual.shape == tuple(rows)
-    weight_scale = float(np.max(sw_k)) if sw_k is not None else 1.0
-    np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=_atol(options, weight_scale, loss))
+    check_loss_object(loss, options, rows, K, dtype, weighting, reduction, make_inputs=make_inputs,
+                      atol=lambda loss, options, y, p, weight_scale: _atol(options, weight_scale, loss),
+                      elementwise=False)
 
 
 @pytest.mark.parametrize("loss, options", CONFIGS, ids=config_id)
