@@ -7,6 +7,7 @@ Z, and also E = R and E0 = #rows with a non-zero effective weight (CONTRACT, Tot
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 import pytest
@@ -254,3 +255,47 @@ def test_e0_counts_padding_rows_as_zero():
     assert (t.count, t.weight_entries, t.nonzero_weight_entries) == (3, 4, 3)
     t = fn(y, p, class_weight=[1.0, 1.0, 1.0], ignore_class=1, reduction="totals")
     assert (t.count, t.weight_entries, t.nonzero_weight_entries) == (3, 4, 4)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Every loss and metric that takes class_weight: per-pixel class weights on a segmentation map equal the explicit
+# per-pixel weight map passed as sample_weight (dense (N, H, W, C) one-hot targets, sparse (N, H, W) labels).
+# ---------------------------------------------------------------------------------------------------------------
+
+def _takes_class_weight(fn):
+    import inspect
+
+    return "class_weight" in inspect.signature(fn).parameters
+
+
+CLASS_WEIGHTED = sorted(name for name, fn in {**fastloss.LOSSES, **fastloss.METRICS}.items() if _takes_class_weight(fn))
+SPARSE_LABELED = {"sparse_categorical_crossentropy", "categorical_generalized_cross_entropy",
+                  "sparse_categorical_accuracy", "sparse_top_k_categorical_accuracy"}
+
+
+def test_class_weighted_list_is_complete():
+    # The overlap losses and metrics are the only ones without class weights (a class of a whole map is undefined).
+    assert {"binary_focal_crossentropy", "categorical_focal_crossentropy", "categorical_generalized_cross_entropy",
+            "binary_accuracy", "sparse_top_k_categorical_accuracy", "kl_divergence"} <= set(CLASS_WEIGHTED)
+    assert not {"dice", "tversky", "iou", "dice_coefficient"} & set(CLASS_WEIGHTED)
+
+
+@pytest.mark.parametrize("name", CLASS_WEIGHTED)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_per_pixel_class_weight_equals_the_weight_map(name, dtype):
+    fn = {**fastloss.LOSSES, **fastloss.METRICS}[name]
+    rng = np.random.default_rng(zlib.crc32(name.encode()))  # a fixed seed per loss
+    N, H, W, C = 3, 5, 4, 5
+    labels = rng.integers(0, C, (N, H, W))
+    probs = rng.random((N, H, W, C)) + 0.05
+    probs = (probs / probs.sum(-1, keepdims=True)).astype(dtype)
+    class_weight = np.array([0.5, 2.0, 0.0, 1.25, 3.0])
+    sample_weight = rng.random(N) + 0.5
+    y_true = labels if name in SPARSE_LABELED else np.eye(C, dtype=dtype)[labels]
+    weight_map = sample_weight[:, None, None] * class_weight[labels]  # (N, H, W): one weight per pixel
+    mask = rng.random((N, H)) > 0.2
+    assert_same(fn, y_true, probs, dict(class_weight=class_weight, sample_weight=sample_weight, mask=mask),
+                dict(sample_weight=weight_map, mask=mask), f"{name} {np.dtype(dtype).name}")
+    as_dict = {c: float(w) for c, w in enumerate(class_weight)}
+    assert_same(fn, y_true, probs, dict(class_weight=as_dict), dict(sample_weight=class_weight[labels]),
+                f"{name} dict {np.dtype(dtype).name}")
