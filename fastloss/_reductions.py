@@ -135,14 +135,31 @@ class Totals:
         S = self.weighted_sum
         if name == "sum":
             return float(S)
-        if name == "sum_over_batch_size":
-            return divide(S, self.count, zero_division, name)
-        if name == "sum_over_all_rows":
-            return divide(S, self.rows, zero_division, name)
-        if name == "mean_with_sample_weight":
-            return divide(S, self.weight_sum, zero_division, name)
-        if name == "sum_by_nonzero_weights":
-            return divide(S, self.nonzero_rows, zero_division, name)
+        if name != "keras_legacy":
+            return divide(S, self.divisor(name), zero_division, name)
         # keras_legacy: Keras 2.2 divides the masked loss by mean(mask) and then by the share of non-zero
         # weight entries, i.e. S / (V/R_w) / (E0/E) with the row count cancelling (SEMANTICS.md §1.2).
         return divide(S * self.weight_entries, self.count * self.nonzero_weight_entries, zero_division, name)
+
+    def divisor(self, reduction: str) -> float:
+        """D such that the reduction is S / D (so d result / d S = 1 / D); D may be 0.
+
+        keras_legacy's D is V·E0/E (its result() multiplies first, S·E / (V·E0), for Keras's rounding).
+        """
+        name = canonical_reduction(reduction)
+        if name == "sum":
+            return 1.0
+        if name == "sum_over_batch_size":
+            return self.count
+        if name == "sum_over_all_rows":
+            return self.rows
+        if name == "mean_with_sample_weight":
+            return self.weight_sum
+        if name == "sum_by_nonzero_weights":
+            return self.nonzero_rows
+        if name == "keras_legacy":
+            return self.count * self.nonzero_weight_entries / self.weight_entries if self.weight_entries else 0.0
+        raise ValueError(
+            f"reduction: Totals.divisor needs a scalar reduction, got {reduction!r}; "
+            f"allowed values are {', '.join(map(repr, SCALAR_REDUCTIONS))}"
+        )
