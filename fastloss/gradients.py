@@ -32,7 +32,8 @@ import numpy as np
 
 from . import _kernels, losses
 from ._arrays import _float_dtype, _to_numpy
-from ._engine import (_CLIP_BOUNDS, BLOCK_ELEMENTS, PARALLEL_MIN_ELEMENTS, _as_labels, _included_rows, _mask,
+from . import _engine
+from ._engine import (_CLIP_BOUNDS, _as_labels, _included_rows, _mask,
                       _match_dense_target, _raise_kernel_error, _sample_weight, kernel_params, resolve_threads)
 from ._options import check_delta, check_label_smoothing
 from ._reductions import Totals, canonical_reduction, check_zero_division, divide
@@ -166,8 +167,8 @@ def value_and_grad(loss_name, y_true, y_pred, **options):
 
     out = np.empty(n_rows if reduction == "none" else 0, dtype=dtype)
     grad = np.empty((n_rows, K), dtype=dtype)
-    block_rows = max(1, BLOCK_ELEMENTS // K)
-    if n_rows * K < PARALLEL_MIN_ELEMENTS:
+    block_rows = max(1, _engine.BLOCK_ELEMENTS // K)  # read at call time: the tests shrink them
+    if n_rows * K < _engine.PARALLEL_MIN_ELEMENTS:
         threads = 1
     lo, hi = _CLIP_BOUNDS[dtype]
     kernel = getattr(_kernels, kernel_name)
