@@ -143,7 +143,7 @@ def test_value_and_grad(benchmark, case, contestant):
                                 threads=1 if contestant == "fastloss-1thread" else THREADS)
     value, grad = benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1)
 
-    value = float(value)
+    value = float(value.detach() if hasattr(value, "detach") else value)
     grad = np.asarray(grad.detach().numpy() if hasattr(grad, "detach") else grad)
     np.testing.assert_allclose(value, expected_value, rtol=1e-4, err_msg=contestant)
     np.testing.assert_allclose(grad.reshape(expected_grad.shape), expected_grad, rtol=0,

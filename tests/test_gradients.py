@@ -254,3 +254,17 @@ def test_errors():
     with pytest.raises(ValueError, match="delta"):
         value_and_grad("huber", y, p, delta=-1.0)
     assert set(GRADIENT_LOSSES) <= set(fastloss.LOSSES)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_fast_path_gives_the_bits_of_the_row_path(case):
+    # No mask, weights or per-row output: chunks of rows in SIMD. An all-True mask takes the row-by-row path.
+    name = _loss_name(case)
+    y, p, options = _case(case, seed=9, rows=50)
+    for dtype in (np.float32, np.float64):
+        yd = y.astype(dtype) if y.dtype.kind == "f" else y
+        pd = p.astype(dtype)
+        value, grad = value_and_grad(name, yd, pd, reduction="sum", **options)
+        row_value, row_grad = value_and_grad(name, yd, pd, reduction="sum", mask=np.ones(50, bool), **options)
+        assert value == row_value
+        assert grad.tobytes() == row_grad.tobytes()
