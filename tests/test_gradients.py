@@ -268,3 +268,25 @@ def test_fast_path_gives_the_bits_of_the_row_path(case):
         row_value, row_grad = value_and_grad(name, yd, pd, reduction="sum", mask=np.ones(50, bool), **options)
         assert value == row_value
         assert grad.tobytes() == row_grad.tobytes()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_instruction_set_level_gives_the_same_bits(case):
+    from fastloss import _kernels
+
+    name = _loss_name(case)
+    y, p, options = _case(case, seed=11, rows=64)
+    reference = None
+    try:
+        for level in ("baseline", "x86-64-v3", "x86-64-v4"):
+            try:
+                _kernels.select_isa(level)
+            except ValueError:  # this CPU does not run it
+                continue
+            value, grad = value_and_grad(name, y, p.astype(np.float32), **options)
+            if reference is None:
+                reference = (value, grad.tobytes())
+            assert (value, grad.tobytes()) == reference, level
+    finally:
+        _kernels.select_isa(None)
+    assert reference is not None
