@@ -49,23 +49,28 @@ class _Spec(NamedTuple):
     elementwise: bool
     smoothing_classes: int | None = None  # label smoothing towards 1/2 (BCE) or 1/K (CCE: None)
     target_transform: object = None
+    options: tuple = ()    # the loss's own keywords value_and_grad differentiates (besides _COMMON_OPTIONS)
 
 
 _SPECS = {
-    "binary_crossentropy": _Spec("bce_probabilities", "bce_logits", False, True, smoothing_classes=2),
-    "categorical_crossentropy": _Spec("cce_probabilities", "cce_logits", False, False),
-    "sparse_categorical_crossentropy": _Spec("scce_probabilities", "scce_logits", True, False),
+    "binary_crossentropy": _Spec("bce_probabilities", "bce_logits", False, True, smoothing_classes=2,
+                                 options=("from_logits", "label_smoothing")),
+    "categorical_crossentropy": _Spec("cce_probabilities", "cce_logits", False, False,
+                                      options=("from_logits", "label_smoothing")),
+    "sparse_categorical_crossentropy": _Spec("scce_probabilities", "scce_logits", True, False,
+                                             options=("from_logits", "ignore_class")),
     "mean_squared_error": _Spec("squared_error", None, False, True),
     "mean_absolute_error": _Spec("absolute_error", None, False, True),
     "mean_absolute_percentage_error": _Spec("absolute_percentage_error", None, False, True),
     "mean_squared_logarithmic_error": _Spec("squared_logarithmic_error", None, False, True),
-    "huber": _Spec("huber", None, False, True),
+    "huber": _Spec("huber", None, False, True, options=("delta",)),
     "log_cosh": _Spec("log_cosh", None, False, True),
     "poisson": _Spec("poisson", None, False, True),
     "hinge": _Spec("hinge", None, False, True, target_transform=losses._hinge_targets),
     "squared_hinge": _Spec("squared_hinge", None, False, True, target_transform=losses._hinge_targets),
 }
 GRADIENT_LOSSES = tuple(_SPECS)
+_COMMON_OPTIONS = ("sample_weight", "class_weight", "mask", "reduction", "zero_division", "n_threads")
 
 
 def _options_of(loss_name, y_true, y_pred, options):
@@ -75,6 +80,15 @@ def _options_of(loss_name, y_true, y_pred, options):
         bound = signature.bind(y_true, y_pred, **options)
     except TypeError as exc:
         raise TypeError(f"value_and_grad({loss_name!r}): {exc}") from None
+    unsupported = sorted(set(options) - set(_COMMON_OPTIONS) - set(_SPECS[loss_name].options))
+    if unsupported:
+        # The loss takes them, but their derivative is not implemented: refuse rather than ignore them.
+        raise ValueError(f"value_and_grad({loss_name!r}): {', '.join(unsupported)} not supported yet; supported "
+                         f"options are {', '.join(_COMMON_OPTIONS + _SPECS[loss_name].options)}")
+    class_weight = options.get("class_weight")
+    if class_weight is not None and not isinstance(class_weight, dict) and np.ndim(class_weight) != 1:
+        raise ValueError("class_weight: value_and_grad takes a dict or a 1-D array (one weight per class); "
+                         f"got shape {np.shape(class_weight)}")
     bound.apply_defaults()
     return bound.arguments
 
