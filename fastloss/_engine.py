@@ -286,7 +286,7 @@ def _raise_kernel_error(code, row, yt, yp, rows_shape, sparse, class_weight, cw,
     K = yp.shape[1]
     if code == _kernels.ERR_PROBABILITY:
         values = yp[row]
-        bad = values[(values < 0) | (values > 1)]
+        bad = values[~((values >= 0) & (values <= 1))]  # NaN too (kernels that refuse it report it)
         raise ValueError(
             f"y_pred: probabilities must lie in [0, 1], but row {where} holds {bad[:3].tolist()}; "
             "pass from_logits=True if y_pred holds logits"

@@ -72,7 +72,7 @@ def _to_int_labels(y, name: str) -> np.ndarray:
     return flat
 
 
-def compute_class_weight(y, *, classes=None) -> np.ndarray:
+def compute_class_weight(y, *, classes=None, multilabel=False) -> np.ndarray:
     """scikit-learn's ``"balanced"`` weights ``n_samples / (n_classes · count_c)`` for labels of any rank.
 
     ``y`` holds integer labels of any shape (per sample, per timestep, per pixel): every entry counts as one
@@ -80,7 +80,17 @@ def compute_class_weight(y, *, classes=None) -> np.ndarray:
     the labels of ``y``) chooses which classes get a balanced weight; each must occur in ``y``.
     Returns a float64 array indexed by class, of length ``max(classes) + 1``; entries of classes not listed hold
     1.0, so the array can be passed straight to ``class_weight=``.
+
+    ``multilabel=True``: ``y`` is a 0/1 indicator array of shape (..., K) (a 1-D ``y`` is N samples of one
+    label, K = 1), every leading entry one sample. Returns the (K, 2) float64 table of balanced (negative,
+    positive) weights of each label, ``n / (2·count(y_k == 0))`` and ``n / (2·count(y_k == 1))`` (scikit-learn's
+    formula applied to each column with classes {0, 1}), for ``binary_crossentropy(class_weight=...)``. A label
+    without positives or without negatives has no balanced weight: ValueError naming it. ``classes`` is not used with ``multilabel=True``.
     """
+    if multilabel:
+        if classes is not None:
+            raise ValueError("classes: not used with multilabel=True (the classes of every label are 0 and 1)")
+        return _multilabel_class_weight(y)
     labels = _to_int_labels(y, "y")
     if labels.size == 0:
         raise ValueError("y: no labels to count")
@@ -93,3 +103,28 @@ def compute_class_weight(y, *, classes=None) -> np.ndarray:
     table = np.ones(int(chosen.max()) + 1)
     table[chosen] = labels.size / (present.size * counts[chosen])
     return table
+
+
+def _multilabel_class_weight(y) -> np.ndarray:
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"y: expected a 0/1 indicator array, got dtype {arr.dtype}")
+    if arr.ndim == 0:
+        raise ValueError("y: expected an indicator array of shape (n_samples, n_labels), got a scalar")
+    indicators = arr.reshape(-1, 1) if arr.ndim == 1 else arr.reshape(-1, arr.shape[-1])
+    if indicators.shape[0] == 0 or indicators.shape[1] == 0:
+        raise ValueError(f"y: no labels to count (shape {arr.shape})")
+    if not np.all((indicators == 0) | (indicators == 1)):
+        bad = indicators[(indicators != 0) & (indicators != 1)][0]
+        raise ValueError(f"y: multilabel targets must be 0 or 1, got {bad.item()!r}")
+    n = indicators.shape[0]
+    positives = np.count_nonzero(indicators, axis=0)
+    negatives = n - positives
+    for name, counts in (("positive", positives), ("negative", negatives)):
+        missing = np.flatnonzero(counts == 0)
+        if missing.size:
+            raise ValueError(
+                f"y: labels {missing.tolist()} have no {name} sample, so they have no balanced weight "
+                "(scikit-learn raises for a class missing from y too)"
+            )
+    return np.stack([n / (2.0 * negatives), n / (2.0 * positives)], axis=1)

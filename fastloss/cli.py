@@ -56,13 +56,24 @@ _LOSS_OPTIONS = {
     "label_smoothing": "--label-smoothing",
     "ignore_class": "--ignore-class",
     "delta": "--delta",
+    "alpha": "--alpha",
+    "beta": "--beta",
+    "gamma": "--gamma",
+    "q": "--q",
+    "smooth": "--smooth",
+    "apply_class_balancing": "--apply-class-balancing",
 }
 
 
 def _losses_taking(option: str) -> list:
     return [name for name, fn in fastloss.LOSSES.items() if option in inspect.signature(fn).parameters]
 #: Losses whose 1-D y_pred is a single row (its axis 0 is the class axis, so it cannot be chunked).
-_CLASS_AXIS_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
+_CLASS_AXIS_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy", "kl_divergence",
+                      "categorical_hinge", "cosine_similarity", "categorical_focal_crossentropy",
+                      "categorical_generalized_cross_entropy")
+#: Losses that compute one value from sums over the whole batch (Dice and Tversky with axis=None): a chunk's
+#: value is not a part of the whole's, so they are evaluated in one call.
+_WHOLE_BATCH_LOSSES = ("dice", "tversky")
 
 #: Default chunk: as many samples as fit in about this many elements of y_pred (32 MiB of float64).
 DEFAULT_CHUNK_ELEMENTS = 1 << 22
@@ -302,7 +313,7 @@ def job_from_args(args) -> Job:
 def _samples(job: Job) -> Optional[int]:
     """The number of samples along axis 0 if the arrays can be cut there, else None (one call on the whole)."""
     y_pred = job.arrays["y_pred"]
-    if y_pred.ndim == 0 or (y_pred.ndim == 1 and job.loss in _CLASS_AXIS_LOSSES):
+    if y_pred.ndim == 0 or (y_pred.ndim == 1 and job.loss in _CLASS_AXIS_LOSSES) or job.loss in _WHOLE_BATCH_LOSSES:
         return None
     n = y_pred.shape[0]
     for array in job.arrays.values():
@@ -715,6 +726,15 @@ def _add_data_arguments(parser, required: bool) -> None:
     loss.add_argument("--ignore-class", metavar="C", type=int,
                       help="label excluded like a masked row (sparse categorical crossentropy)")
     loss.add_argument("--delta", metavar="D", type=float, help="threshold of the huber loss (default 1.0)")
+    loss.add_argument("--alpha", metavar="A", type=float,
+                      help="focal losses' balance weight (default 0.25); tversky's false-negative weight (0.5)")
+    loss.add_argument("--beta", metavar="B", type=float, help="tversky's false-positive weight (default 0.5)")
+    loss.add_argument("--gamma", metavar="G", type=float, help="focal losses' exponent (default 2.0)")
+    loss.add_argument("--q", metavar="Q", type=float,
+                      help="exponent of categorical_generalized_cross_entropy, 0 < q < 1 (default 0.5)")
+    loss.add_argument("--smooth", metavar="S", type=float, help="additive smoothing of dice and tversky (default 0)")
+    loss.add_argument("--apply-class-balancing", action="store_true", default=None,
+                      help="binary focal crossentropy: weight by alpha / 1 - alpha")
     run = parser.add_argument_group("evaluation")
     run.add_argument("--chunk-rows", metavar="N", type=_positive_int,
                      help=f"samples (along axis 0) per chunk; default: about {DEFAULT_CHUNK_ELEMENTS} "

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._catalog_options import (check_flag, check_focal_alpha, check_gamma, check_q, is_multilabel_class_weight,
+                               multilabel_columns, prediction_columns)
 from ._engine import evaluate
 from ._options import check_delta, check_label_smoothing, check_last_axis
 from ._reductions import DEFAULT_ZERO_DIVISION
@@ -38,19 +40,46 @@ __all__ = [
     "kl_divergence",
     "categorical_hinge",
     "cosine_similarity",
+    "binary_focal_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_generalized_cross_entropy",
     "LOSSES",
 ]
 
 
-def binary_crossentropy(y_true, y_pred, *, from_logits=False, label_smoothing=0.0, sample_weight=None,
-                        class_weight=None, mask=None, reduction="sum_over_batch_size",
+def binary_crossentropy(y_true, y_pred, *, from_logits=False, label_smoothing=0.0, pos_weight=None,
+                        sample_weight=None, class_weight=None, mask=None, reduction="sum_over_batch_size",
                         zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
     """Keras's binary crossentropy, mean over the last axis.
 
     Probabilities are clipped to [1e-7, 1 - 1e-7] in the input dtype (values outside [0, 1] raise ValueError);
-    logits go through the stable ``max(z, 0) - z·y + log1p(exp(-|z|))``. Labels are smoothed towards 1/2.
-    A 1-D ``y_pred`` holds one prediction per sample.
+    logits go through the stable ``max(z, 0) - z·y + log1p(exp(-|z|))``. Labels are smoothed towards 1/2
+    (``y_s = y·(1 - label_smoothing) + label_smoothing/2``). A 1-D ``y_pred`` holds one prediction per sample.
+
+    Multi-label weights (one per column k of y_pred's last axis, K columns; a 1-D y_pred has K = 1):
+
+    * ``class_weight`` of shape (K, 2): (negative, positive) weights of each column. Each element's loss is
+      multiplied by ``(1 - y)·w_neg[k] + y·w_pos[k]`` inside the row mean, where ``y`` is y_true as given (before
+      label smoothing; linear in y, so soft targets interpolate). A dict or a 1-D array keeps its meaning: one
+      weight per row, by the row's class. ``fastloss.compute_class_weight(y, multilabel=True)`` gives the
+      balanced (K, 2) table.
+    * ``pos_weight``: a number or an array of shape (K,), PyTorch's ``BCEWithLogitsLoss(pos_weight=)``: the
+      element loss is ``-(pw[k]·y_s·log p + (1 - y_s)·log(1 - p))`` (p clipped as above for probabilities;
+      for logits the stable ``pw·y_s·softplus(-z) + (1 - y_s)·softplus(z)``).
+
+    Both are part of the row loss: they never enter a reduction's divisor (so ``"mean_with_sample_weight"``
+    divides by the sample weights only, and torch's ``reduction="mean"`` is ``"sum_over_batch_size"``).
     """
+    multilabel = is_multilabel_class_weight(class_weight)
+    if multilabel or pos_weight is not None:
+        n_columns = prediction_columns(y_pred, one_d_is_column=True)
+        columns = None if n_columns is None else multilabel_columns(
+            class_weight if multilabel else None, pos_weight, n_columns)
+        return evaluate("bce_multilabel_logits" if from_logits else "bce_multilabel_probabilities", y_true, y_pred,
+                        sparse=False, elementwise=True, probabilities=not from_logits,
+                        smoothing=check_label_smoothing(label_smoothing), smoothing_classes=2, columns=columns,
+                        sample_weight=sample_weight, class_weight=None if multilabel else class_weight, mask=mask,
+                        reduction=reduction, zero_division=zero_division, n_threads=n_threads)
     return evaluate("bce_logits" if from_logits else "bce_probabilities", y_true, y_pred, sparse=False,
                     elementwise=True, probabilities=not from_logits,
                     smoothing=check_label_smoothing(label_smoothing), smoothing_classes=2,
@@ -206,6 +235,87 @@ def cosine_similarity(y_true, y_pred, *, axis=-1, sample_weight=None, class_weig
         zero_division=zero_division, n_threads=n_threads))
 
 
+def binary_focal_crossentropy(y_true, y_pred, *, apply_class_balancing=False, alpha=0.25, gamma=2.0,
+                              from_logits=False, label_smoothing=0.0, axis=-1, sample_weight=None,
+                              class_weight=None, mask=None, reduction="sum_over_batch_size",
+                              zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
+    """Keras's binary focal crossentropy (Lin et al. 2017), mean over the last axis.
+
+    Per element, with ``y_s = y·(1 - label_smoothing) + label_smoothing/2`` and ``p`` the prediction
+    (``p = σ(z)`` for logits)::
+
+        bce   = -(y_s·log p_c + (1 - y_s)·log(1 - p_c)),   p_c = clip(p, 1e-7, 1 - 1e-7) in the input dtype
+        p_t   = y_s·p + (1 - y_s)·(1 - p)                   (p itself, not clipped, as in Keras)
+        focal = (1 - p_t)^gamma · bce
+        if apply_class_balancing: focal *= alpha·y_s + (1 - alpha)·(1 - y_s)
+
+    Defaults are Keras's: ``alpha`` (0.25) is used only with ``apply_class_balancing=True``. ``alpha`` is a number
+    in [0, 1] or an array of shape (K,), one alpha per column of the last axis (Keras broadcasts a list the same
+    way). ``gamma`` is a finite number >= 0 (0 gives binary_crossentropy, times the balancing weight).
+    Logits: like Keras, ``p = σ(z)`` goes through the clipped formula, so a saturated logit costs -log(1e-7)
+    (Keras's numpy/jax/torch backends; its TensorFlow backend may use the logits directly). Probabilities outside
+    [0, 1] raise ValueError. A 1-D ``y_pred`` holds one prediction per sample (K = 1). ``axis``: only the last
+    axis. Reductions, weights and masks: see the module docstring (class_weight is per row, by the row's class).
+    """
+    check_last_axis(axis, np.ndim(y_pred))
+    balancing = check_flag(apply_class_balancing, "apply_class_balancing")
+    alpha, alpha_columns = check_focal_alpha(alpha, prediction_columns(y_pred, one_d_is_column=True),
+                                             unit_interval=True)
+    options = {"gamma": check_gamma(gamma), "alpha": alpha, "flags": 1.0 if balancing else 0.0}
+    return evaluate("binary_focal_logits" if from_logits else "binary_focal_probabilities", y_true, y_pred,
+                    sparse=False, elementwise=True, probabilities=not from_logits,
+                    smoothing=check_label_smoothing(label_smoothing), smoothing_classes=2, options=options,
+                    columns=alpha_columns, sample_weight=sample_weight, class_weight=class_weight, mask=mask,
+                    reduction=reduction, zero_division=zero_division, n_threads=n_threads)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, *, alpha=0.25, gamma=2.0, from_logits=False,
+                                   label_smoothing=0.0, axis=-1, sample_weight=None, class_weight=None, mask=None,
+                                   reduction="sum_over_batch_size", zero_division=DEFAULT_ZERO_DIVISION,
+                                   n_threads=None):
+    """Keras's categorical focal crossentropy over the K classes of the last axis (one-hot or soft targets).
+
+    With ``y_s = y·(1 - label_smoothing) + label_smoothing/K``::
+
+        q = clip(p / Σ_k p, 1e-7, 1 - 1e-7)        (probabilities: rows renormalised, then clipped, as Keras)
+        q = clip(softmax(z), 1e-7, 1 - 1e-7)        (logits: Keras's softmax-then-clip, computed without overflow)
+        l = Σ_k alpha_k·(1 - q_k)^gamma·(-y_s,k·log q_k)
+
+    ``alpha`` (default 0.25, always applied as in Keras, so ``gamma=0`` gives 0.25 × categorical_crossentropy) is
+    a finite number or an array of shape (K,), one per class. ``gamma``: a finite number >= 0. Logits follow Keras
+    (softmax, then the clip): a class whose softmax probability is below 1e-7 costs -log(1e-7), not its exact
+    log-softmax. A 1-D ``y_pred`` is one row. ``axis``: only the last axis. class_weight reads the argmax of the
+    y_true row, so one-hot targets of any rank ((N, H, W, C) per pixel) are weighted per row.
+    """
+    check_last_axis(axis, np.ndim(y_pred))
+    alpha, alpha_columns = check_focal_alpha(alpha, prediction_columns(y_pred, one_d_is_column=False),
+                                             unit_interval=False)
+    options = {"gamma": check_gamma(gamma), "alpha": alpha}
+    return evaluate("categorical_focal_logits" if from_logits else "categorical_focal_probabilities", y_true,
+                    y_pred, sparse=False, elementwise=False, probabilities=not from_logits,
+                    smoothing=check_label_smoothing(label_smoothing), smoothing_classes=None, options=options,
+                    columns=alpha_columns, sample_weight=sample_weight, class_weight=class_weight, mask=mask,
+                    reduction=reduction, zero_division=zero_division, n_threads=n_threads)
+
+
+def categorical_generalized_cross_entropy(y_true, y_pred, *, q=0.5, sample_weight=None, class_weight=None,
+                                          mask=None, reduction="sum_over_batch_size",
+                                          zero_division=DEFAULT_ZERO_DIVISION, n_threads=None):
+    """Keras's CategoricalGeneralizedCrossEntropy (Zhang & Sabuncu 2018): ``l = (1 - p_y^q) / q``.
+
+    ``y_true`` holds one integer class ``y`` per row (shape y_pred.shape[:-1], or that plus a trailing 1), e.g.
+    (N,) or per pixel (N, H, W) for y_pred (N, H, W, C); ``p_y`` is y_pred's probability of that class, used as
+    it is (no clipping, no renormalisation, as in Keras; a NaN anywhere in the row gives NaN, as Keras's
+    Σ_k p_k·onehot_k does). ``q`` lies in the open interval (0, 1) (ValueError
+    otherwise), default 0.5. Deliberate differences from Keras, which casts labels to int and one-hot encodes
+    them: a non-integral label or one outside [0, K) raises ValueError (Keras truncates it, or silently uses
+    p_y = 0), and probabilities outside [0, 1] raise ValueError (Keras returns NaN or a meaningless value).
+    """
+    return evaluate("generalized_cross_entropy", y_true, y_pred, sparse=True, elementwise=False, probabilities=True,
+                    options={"q": check_q(q)}, sample_weight=sample_weight, class_weight=class_weight, mask=mask,
+                    reduction=reduction, zero_division=zero_division, n_threads=n_threads)
+
+
 LOSSES = {
     "binary_crossentropy": binary_crossentropy,
     "categorical_crossentropy": categorical_crossentropy,
@@ -222,6 +332,9 @@ LOSSES = {
     "kl_divergence": kl_divergence,
     "categorical_hinge": categorical_hinge,
     "cosine_similarity": cosine_similarity,
+    "binary_focal_crossentropy": binary_focal_crossentropy,
+    "categorical_focal_crossentropy": categorical_focal_crossentropy,
+    "categorical_generalized_cross_entropy": categorical_generalized_cross_entropy,
 }
 
 # Losses defined in their own modules join the registry (fastloss.LOSSES lists every loss by its Keras name).

@@ -17,6 +17,10 @@ class Accumulator:
     >>> acc = Accumulator("binary_crossentropy", from_logits=True)
     >>> for y, z, w in batches: acc.update(y, z, sample_weight=w)      # doctest: +SKIP
     >>> acc.result("mean_with_sample_weight")                            # doctest: +SKIP
+
+    The totals of the batches equal the totals of the whole for every loss whose value is a sum over rows. Dice
+    and Tversky with ``axis=None`` give one value per batch (a ratio of sums over the batch); accumulated, they
+    give the weighted mean of the batch values, as Keras reports an epoch, not the value of the concatenated data.
     """
 
     def __init__(self, loss, **loss_params):

@@ -1,1 +1,150 @@
 # Row functions of the "catalog" part (kernels listed in kernels_catalog.py); included by _kernels.pyx.tp.
+#
+# Parameters read here (fastloss/losses.py fills them): gamma, alpha, q, flags and the per-column table:
+#   focal losses: columns = per-column alpha (length K) or NULL for the scalar prm.alpha;
+#                 flags bit 0 (binary focal only) = apply_class_balancing.
+#   multi-label BCE: columns = (K, 3) row-major: (negative weight, positive weight, pos_weight) per column.
+from libc.math cimport exp, log1p, pow, fabs
+
+cdef enum:
+    FOCAL_CLASS_BALANCING = 1
+
+
+cdef inline double _sigmoid(double z) noexcept nogil:
+    # Two branches so that exp never overflows: σ(z) = 1/(1 + e^-z) for z >= 0, e^z/(1 + e^z) below.
+    cdef double e
+    if z >= 0.0:
+        return 1.0 / (1.0 + exp(-z))
+    e = exp(z)
+    return e / (1.0 + e)
+
+
+cdef inline double _column_alpha(const RowParams* prm, Py_ssize_t k) noexcept nogil:
+    return prm.columns[k] if prm.columns != NULL else prm.alpha
+
+
+cdef inline double _binary_focal_element(double y, double p, Py_ssize_t k, const RowParams* prm) noexcept nogil:
+    # Keras's binary_focal_crossentropy: the crossentropy clips p, the focal factor uses p as it is.
+    cdef double ys = y * prm.keep + prm.offset
+    cdef double pc = fl_clip(p, prm.lo, prm.hi)
+    cdef double bce = -(ys * fl_log(pc) + (1.0 - ys) * fl_log(1.0 - pc))
+    cdef double p_t = ys * p + (1.0 - ys) * (1.0 - p)
+    cdef double a, focal = pow(1.0 - p_t, prm.gamma) * bce
+    if (<long>prm.flags) & FOCAL_CLASS_BALANCING:
+        a = _column_alpha(prm, k)
+        focal = (ys * a + (1.0 - ys) * (1.0 - a)) * focal
+    return focal
+
+
+cdef inline double _row_binary_focal_probabilities(const floating_t* y, const floating_t* p, Py_ssize_t K,
+                                                   const RowParams* prm, int* error) noexcept nogil:
+    cdef Py_ssize_t k
+    cdef double acc = 0.0, pk
+    for k in range(K):
+        pk = p[k]
+        if pk < 0.0 or pk > 1.0:
+            error[0] = E_PROBABILITY
+        acc += _binary_focal_element(y[k], pk, k, prm)
+    return acc / K
+
+
+cdef inline double _row_binary_focal_logits(const floating_t* y, const floating_t* z, Py_ssize_t K,
+                                            const RowParams* prm, int* error) noexcept nogil:
+    # Keras applies the sigmoid and then the probability formula (clip included): a saturated logit costs
+    # -log(eps), not its exact log-sigmoid.
+    cdef Py_ssize_t k
+    cdef double acc = 0.0
+    for k in range(K):
+        acc += _binary_focal_element(y[k], _sigmoid(z[k]), k, prm)
+    return acc / K
+
+
+cdef inline double _categorical_focal_term(double y, double q, Py_ssize_t k, const RowParams* prm) noexcept nogil:
+    # q: the renormalised probability, clipped to [lo, hi]; Keras's α·(1 - q)^γ·(-y_s·log q).
+    cdef double ys = y * prm.keep + prm.offset
+    return _column_alpha(prm, k) * pow(1.0 - q, prm.gamma) * (-ys * fl_log(q))
+
+
+cdef inline double _row_categorical_focal_probabilities(const floating_t* y, const floating_t* p, Py_ssize_t K,
+                                                        const RowParams* prm, int* error) noexcept nogil:
+    cdef Py_ssize_t k
+    cdef double total = 0.0, acc = 0.0, pk
+    for k in range(K):
+        pk = p[k]
+        if pk < 0.0 or pk > 1.0:
+            error[0] = E_PROBABILITY
+        total += pk
+    for k in range(K):
+        acc += _categorical_focal_term(y[k], fl_clip(p[k] / total, prm.lo, prm.hi), k, prm)
+    return acc
+
+
+cdef inline double _row_categorical_focal_logits(const floating_t* y, const floating_t* z, Py_ssize_t K,
+                                                 const RowParams* prm, int* error) noexcept nogil:
+    # Keras takes the softmax and then the probability formula (clip included). Shifting by the row maximum keeps
+    # exp from overflowing; NaN anywhere in the row makes the row NaN.
+    cdef Py_ssize_t k
+    cdef double m = z[0], total = 0.0, acc = 0.0
+    for k in range(1, K):
+        if z[k] > m:
+            m = z[k]
+    for k in range(K):
+        total += exp(z[k] - m)
+    for k in range(K):
+        acc += _categorical_focal_term(y[k], fl_clip(exp(z[k] - m) / total, prm.lo, prm.hi), k, prm)
+    return acc
+
+
+cdef inline double _row_generalized_cross_entropy(Py_ssize_t label, const floating_t* p, Py_ssize_t K,
+                                                  const RowParams* prm, int* error) noexcept nogil:
+    # Keras's CategoricalGeneralizedCrossEntropy: (1 - p_y^q)/q, no clipping, no renormalisation. Keras reads p_y
+    # as Σ_k p_k·onehot_k, so a NaN anywhere in the row makes the row NaN; so it does here.
+    cdef Py_ssize_t k
+    cdef double pk
+    cdef bint nan = False
+    for k in range(K):
+        pk = p[k]
+        if pk < 0.0 or pk > 1.0:
+            error[0] = E_PROBABILITY
+        nan = nan or pk != pk
+    if nan:
+        return NAN
+    return (1.0 - pow(<double>p[label], prm.q)) / prm.q
+
+
+cdef inline double _multilabel_weight(double y, Py_ssize_t k, const RowParams* prm) noexcept nogil:
+    # Linear in the target as given (before smoothing): (1 - y)·w_neg + y·w_pos, so soft targets interpolate.
+    return (1.0 - y) * prm.columns[3 * k] + y * prm.columns[3 * k + 1]
+
+
+cdef inline double _row_bce_multilabel_probabilities(const floating_t* y, const floating_t* p, Py_ssize_t K,
+                                                     const RowParams* prm, int* error) noexcept nogil:
+    # Per column k: w_k(y)·-(pw_k·y_s·log p_c + (1 - y_s)·log(1 - p_c)), then the mean over the row.
+    cdef Py_ssize_t k
+    cdef double acc = 0.0, pk, yk, ys, pc
+    for k in range(K):
+        pk = p[k]
+        if pk < 0.0 or pk > 1.0:
+            error[0] = E_PROBABILITY
+        yk = y[k]
+        ys = yk * prm.keep + prm.offset
+        pc = fl_clip(pk, prm.lo, prm.hi)
+        acc += _multilabel_weight(yk, k, prm) * -(prm.columns[3 * k + 2] * ys * fl_log(pc)
+                                                  + (1.0 - ys) * fl_log(1.0 - pc))
+    return acc / K
+
+
+cdef inline double _row_bce_multilabel_logits(const floating_t* y, const floating_t* z, Py_ssize_t K,
+                                              const RowParams* prm, int* error) noexcept nogil:
+    # -(pw·y·log σ(z) + (1 - y)·log(1 - σ(z))) = pw·y·softplus(-z) + (1 - y)·softplus(z), with
+    # softplus(±z) = max(±z, 0) + log1p(exp(-|z|)): no overflow, and no cancellation between the two terms.
+    cdef Py_ssize_t k
+    cdef double acc = 0.0, zk, yk, ys, tail
+    for k in range(K):
+        zk = z[k]
+        yk = y[k]
+        ys = yk * prm.keep + prm.offset
+        tail = log1p(exp(-fabs(zk)))
+        acc += _multilabel_weight(yk, k, prm) * (prm.columns[3 * k + 2] * ys * ((-zk if zk < 0.0 else 0.0) + tail)
+                                                 + (1.0 - ys) * ((zk if zk > 0.0 else 0.0) + tail))
+    return acc / K

@@ -13,6 +13,7 @@ Developers with an in-place build (``python setup.py build_ext --inplace``) opt 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,9 @@ from hypothesis import HealthCheck, settings
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCE_PACKAGE = (REPO_ROOT / "fastloss").resolve()
 ALLOW_SOURCE_TREE = os.environ.get("FASTLOSS_ALLOW_SOURCE_TREE") == "1"
+
+# Test modules import shared helpers (oracle_cases.py) by name; --import-mode=importlib does not put tests/ on sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def _package_dirs(module) -> list[Path]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pytest
@@ -21,70 +21,33 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastloss
+import oracle_cases
 from fastloss import oracle
-
-LOSS_NAMES = [
-    "binary_crossentropy",
-    "categorical_crossentropy",
-    "sparse_categorical_crossentropy",
-    "mean_squared_error",
-    "mean_absolute_error",
-]
-# Every accepted spelling, including None (= "none") and the aliases.
-ALL_REDUCTIONS = list(fastloss.REDUCTIONS) + [None]
-SCALAR_REDUCTIONS = [r for r in fastloss.REDUCTIONS if r not in ("none", "totals")]
-COUNT_FIELDS = ("count", "nonzero_rows", "rows", "weight_entries", "nonzero_weight_entries")
-FLOAT_FIELDS = ("weighted_sum", "weight_sum")
+from oracle_cases import (
+    LOSS_NAMES,
+    SCALAR_REDUCTIONS,
+    Case,
+    add_weighting,
+    assert_same_result,
+    check_weight_mask_matrix,
+    draw_weighting,
+    row_shapes,
+)
 
 # Function-scoped fixtures (the engine hooks) are re-used across examples on purpose: they only set constants.
 hooks_ok = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+# About a quarter of the entries get a boundary value (probabilities 0 and 1, logits ±50, ...).
+sprinkle = partial(oracle_cases.sprinkle, fraction=0.25)
 
 
 def tolerances(dtype):
     return (1e-12, 1e-12) if np.dtype(dtype) == np.float64 else (1e-6, 1e-12)
 
 
-def compute_dtype(y_pred_dtype):
-    dt = np.dtype(y_pred_dtype)
-    if dt == np.float64:
-        return np.dtype(np.float64)
-    if dt in (np.float32, np.float16):
-        return np.dtype(np.float32)
-    return np.dtype(np.float64)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Case construction
 # ---------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Case:
-    loss: str
-    y_true: object
-    y_pred: object
-    kwargs: dict = field(default_factory=dict)  # loss parameters and common arguments except reduction
-    dtype: object = np.float64  # the y_pred dtype
-
-    def call(self, fn, reduction, **extra):
-        return fn(self.y_true, self.y_pred, reduction=reduction, **{**self.kwargs, **extra})
-
-    def __repr__(self):  # hypothesis prints this on failure
-        def show(v):
-            if isinstance(v, np.ndarray):
-                return f"np.array({v.tolist()!r}, dtype=np.{v.dtype})"
-            return repr(v)
-
-        kw = ", ".join(f"{k}={show(v)}" for k, v in self.kwargs.items())
-        return f"fastloss.{self.loss}({show(self.y_true)}, {show(self.y_pred)}, {kw})"
-
-
-def sprinkle(rng, values, specials, fraction=0.25):
-    """Replace about ``fraction`` of the entries with boundary values."""
-    if values.size:
-        pick = rng.random(values.shape) < fraction
-        values[pick] = rng.choice(np.asarray(specials, dtype=np.float64), size=int(pick.sum()))
-    return values
 
 
 def make_probabilities(rng, shape, positive_rows):
@@ -98,11 +61,6 @@ def make_probabilities(rng, shape, positive_rows):
 
 def make_logits(rng, shape):
     return sprinkle(rng, rng.normal(0.0, 4.0, shape), [0.0, 50.0, -50.0, 1e3, -1e3, 1e-3])
-
-
-def prefix_shape(rows, rank, trailing_one):
-    shape = tuple(rows[:rank])
-    return shape + (1,) if trailing_one else shape
 
 
 def build_case(
@@ -120,19 +78,7 @@ def build_case(
     ignore_class=None,  # SCCE: None, "in_range" or "minus_one"
     y_true_dtype="same",
     squeeze_y_true=False,  # dense, K == 1: y_true of the row shape (Keras's rank rule)
-    sw="none",  # none / scalar / array
-    sw_rank=1,
-    sw_trailing_one=False,
-    sw_scalar=1.0,
-    sw_dtype="float64",
-    cw="none",  # none / dict / array
-    mask="none",  # none / scalar / array
-    mask_rank=1,
-    mask_trailing_one=False,
-    mask_scalar=True,
-    mask_dtype="bool",
-    zero_division=0.0,
-    n_threads=None,
+    **weighting,  # the keywords of oracle_cases.add_weighting
 ):
     rng = np.random.default_rng(seed)
     rows = tuple(rows)
@@ -174,7 +120,7 @@ def build_case(
         if label_trailing_one:
             y = y.reshape(rows + (1,))
     else:  # MSE / MAE
-        if cw != "none" and K == 1:
+        if weighting.get("cw", "none") != "none" and K == 1:
             # class = round-half-to-even(y): keep it in 0..4 (0.5 -> 0, 1.5 -> 2, 2.5 -> 2, 3.5 -> 4)
             y = rng.integers(0, 4, shape) + rng.choice([0.0, 0.25, -0.25, 0.5], shape)
             y = np.abs(y)
@@ -189,33 +135,7 @@ def build_case(
         if squeeze_y_true and K == 1:
             y = y.reshape(rows)
 
-    if sw == "scalar":
-        kwargs["sample_weight"] = sw_scalar
-    elif sw == "array":
-        s = prefix_shape(rows, sw_rank, sw_trailing_one)
-        w = sprinkle(rng, rng.uniform(0.0, 3.0, s), [0.0, 1.0, 2.0])
-        if np.dtype(sw_dtype).kind in "iu":
-            w = np.round(w)
-        kwargs["sample_weight"] = w.astype(sw_dtype)
-
-    if cw != "none":
-        weights = sprinkle(rng, rng.uniform(0.0, 3.0, n_classes + 1), [0.0, 1.0])
-        if cw == "dict":
-            # all classes, plus one class that never occurs (allowed)
-            kwargs["class_weight"] = {c: float(weights[c]) for c in range(n_classes + 1)}
-        else:
-            kwargs["class_weight"] = weights[: n_classes + int(rng.integers(0, 2))]
-
-    if mask == "scalar":
-        kwargs["mask"] = mask_scalar
-    elif mask == "array":
-        s = prefix_shape(rows, mask_rank, mask_trailing_one)
-        m = rng.random(s) < 0.7
-        kwargs["mask"] = m.astype(mask_dtype)
-
-    kwargs["zero_division"] = zero_division
-    kwargs["n_threads"] = n_threads
-    return Case(loss, y, p, kwargs, dtype)
+    return Case(loss, y, p, add_weighting(kwargs, rng, rows, n_classes, **weighting), dtype)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -223,51 +143,8 @@ def build_case(
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def assert_totals_close(got, want, dtype, context=""):
-    assert isinstance(got, fastloss.Totals), f"{context}: expected fastloss.Totals, got {type(got)}"
-    rtol, atol = tolerances(dtype)
-    g, w = got.as_dict(), want.as_dict()
-    for name in COUNT_FIELDS:
-        assert g[name] == w[name], f"{context}: Totals.{name} {g[name]} != oracle {w[name]}"
-    for name in FLOAT_FIELDS:
-        assert math.isclose(g[name], w[name], rel_tol=rtol, abs_tol=atol) or (
-            math.isnan(g[name]) and math.isnan(w[name])
-        ), f"{context}: Totals.{name} {g[name]!r} != oracle {w[name]!r}"
-
-
-def assert_same_result(got, want, dtype, context=""):
-    """fastloss result vs oracle result, for any reduction."""
-    rtol, atol = tolerances(dtype)
-    if isinstance(want, fastloss.Totals):
-        assert_totals_close(got, want, dtype, context)
-    elif isinstance(want, np.ndarray):
-        assert isinstance(got, np.ndarray), f"{context}: expected an ndarray, got {type(got)}"
-        assert got.shape == want.shape, f"{context}: shape {got.shape} != oracle {want.shape}"
-        assert got.dtype == want.dtype, f"{context}: dtype {got.dtype} != oracle {want.dtype}"
-        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True, err_msg=context)
-    else:
-        assert type(got) is float, f"{context}: scalar reductions return a Python float, got {type(got)}"
-        assert math.isclose(got, want, rel_tol=rtol, abs_tol=atol) or (math.isnan(got) and math.isnan(want)), (
-            f"{context}: {got!r} != oracle {want!r}"
-        )
-
-
-def check_against_oracle(case, reductions=ALL_REDUCTIONS):
-    for reduction in reductions:
-        context = f"reduction={reduction!r}"
-        try:
-            want = case.call(getattr(oracle, case.loss), reduction)
-        except ValueError:
-            # only a zero denominator with zero_division="raise" may raise on a valid case
-            assert case.kwargs.get("zero_division") == "raise", context
-            with pytest.raises(ValueError, match="zero"):
-                case.call(getattr(fastloss, case.loss), reduction)
-            continue
-        got = case.call(getattr(fastloss, case.loss), reduction)
-        assert_same_result(got, want, case.dtype, context)
-        if reduction in ("none", None):
-            assert got.shape == expected_row_shape(case)
-            assert got.dtype == compute_dtype(case.dtype)
+def check_against_oracle(case):
+    oracle_cases.check_against_oracle(case, tolerances=lambda c: tolerances(c.dtype), row_shape=expected_row_shape)
 
 
 def expected_row_shape(case):
@@ -283,19 +160,9 @@ def expected_row_shape(case):
 
 
 @st.composite
-def row_shapes(draw):
-    rank = draw(st.integers(1, 3))
-    hi = {1: 9, 2: 5, 3: 3}[rank]
-    dims = draw(st.lists(st.integers(1, hi), min_size=rank, max_size=rank))
-    if draw(st.integers(0, 7)) == 0:  # empty inputs (R = 0) in any position
-        dims[draw(st.integers(0, rank - 1))] = 0
-    return tuple(dims)
-
-
-@st.composite
 def cases(draw, loss):
     dtype = draw(st.sampled_from([np.float32, np.float64]))
-    rows = draw(row_shapes())
+    rows = draw(row_shapes(empty_one_in=8))  # empty inputs (R = 0) in any position
     K = draw(st.sampled_from([1, 2, 5]))
     opts = {}
     if loss in ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"):
@@ -313,25 +180,8 @@ def cases(draw, loss):
         opts["y_true_dtype"] = draw(st.sampled_from(["same", "float64"]))
         opts["squeeze_y_true"] = K == 1 and draw(st.booleans())
 
-    opts["sw"] = draw(st.sampled_from(["none", "scalar", "array", "array"]))
-    if opts["sw"] == "scalar":
-        opts["sw_scalar"] = draw(st.sampled_from([1.0, 2.5, 0.0, 3]))
-    elif opts["sw"] == "array":
-        opts["sw_rank"] = draw(st.integers(1, len(rows)))
-        opts["sw_trailing_one"] = draw(st.booleans())
-        opts["sw_dtype"] = draw(st.sampled_from(["float64", "float32", "int64"]))
-    opts["cw"] = draw(st.sampled_from(["none", "none", "dict", "array"]))
-
-    opts["mask"] = draw(st.sampled_from(["none", "array", "array", "scalar"]))
-    if opts["mask"] == "scalar":
-        opts["mask_scalar"] = draw(st.sampled_from([True, False, np.bool_(True), 1]))
-    elif opts["mask"] == "array":
-        opts["mask_rank"] = draw(st.integers(1, len(rows)))
-        opts["mask_trailing_one"] = draw(st.booleans())
-        opts["mask_dtype"] = draw(st.sampled_from(["bool", "bool", "int8", "uint8"]))
-
-    opts["zero_division"] = draw(st.sampled_from([0.0, "nan", "raise", -1.5]))
-    opts["n_threads"] = draw(st.sampled_from([1, 2, 3]))
+    opts.update(draw_weighting(draw, len(rows), mask_scalars=(True, False, np.bool_(True), 1),
+                               mask_dtypes=("bool", "bool", "int8", "uint8")))
     seed = draw(st.integers(0, 2**32 - 1))
     return build_case(loss, dtype, rows, K, seed, **opts)
 
@@ -386,23 +236,17 @@ MATRIX_MASKS = {
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("loss", LOSS_NAMES)
 def test_weight_mask_matrix(loss, dtype, small_blocks):
-    rows, K = (4, 3, 2), 3
-    i = 0
-    for w_label, w_opts in MATRIX_WEIGHTS.items():
-        for m_label, m_opts in MATRIX_MASKS.items():
-            i += 1
-            extra = {}
-            if "entropy" in loss:
-                extra["from_logits"] = bool(i % 2)
-            if loss in ("binary_crossentropy", "categorical_crossentropy"):
-                extra["label_smoothing"] = 0.1 if i % 3 == 0 else 0.0
-                extra["target"] = "soft" if i % 4 == 1 else "hard"
-            case = build_case(loss, dtype, rows, K, seed=i, n_threads=1 + i % 3, zero_division="nan",
-                              **w_opts, **m_opts, **extra)
-            try:
-                check_against_oracle(case)
-            except AssertionError as exc:
-                raise AssertionError(f"{w_label}, {m_label}: {case!r}\n{exc}") from None
+    def make_case(i, options):
+        extra = {}
+        if "entropy" in loss:
+            extra["from_logits"] = bool(i % 2)
+        if loss in ("binary_crossentropy", "categorical_crossentropy"):
+            extra["label_smoothing"] = 0.1 if i % 3 == 0 else 0.0
+            extra["target"] = "soft" if i % 4 == 1 else "hard"
+        return build_case(loss, dtype, (4, 3, 2), 3, seed=i, n_threads=1 + i % 3, zero_division="nan",
+                          **options, **extra)
+
+    check_weight_mask_matrix(make_case, check_against_oracle, weights=MATRIX_WEIGHTS, masks=MATRIX_MASKS)
 
 
 # Deterministic edge cases, so that every run covers them whatever hypothesis draws.
@@ -492,7 +336,7 @@ def test_zero_division_policies(loss, dtype):
             for policy, expected in (("nan", math.nan), (0.0, 0.0), (-3.5, -3.5), (2, 2.0)):
                 got = call_without_warnings(case.call, fn, reduction, zero_division=policy)
                 want = case.call(getattr(oracle, loss), reduction, zero_division=policy)
-                assert_same_result(got, want, dtype, context)
+                assert_same_result(got, want, *tolerances(dtype), context)
                 if reduction in zero_red:
                     assert type(got) is float and (got == expected or (math.isnan(got) and math.isnan(expected))), (
                         f"{context} zero_division={policy!r}: got {got!r}, expected {expected!r}"
@@ -507,7 +351,7 @@ def test_zero_division_policies(loss, dtype):
                 assert call_without_warnings(case.call, fn, reduction, zero_division="raise") == 0.0, context
         # "none" and "totals" never divide
         totals = call_without_warnings(case.call, fn, "totals", zero_division="raise")
-        assert_totals_close(totals, case.call(getattr(oracle, loss), "totals"), dtype, label)
+        assert_same_result(totals, case.call(getattr(oracle, loss), "totals"), *tolerances(dtype), label)
         none = call_without_warnings(case.call, fn, "none", zero_division="raise")
         assert not np.any(none), f"{label}: 'none' must be 0 on excluded or zero-weight rows, got {none!r}"
 

@@ -1,24 +1,34 @@
-"""The catalog losses (MAPE, MSLE, Huber, log-cosh, Poisson, hinge, squared hinge) against the NumPy oracle.
+"""The Keras catalog losses against the NumPy oracle: the elementwise ones (MAPE, MSLE, Huber, log-cosh, Poisson,
+hinge, squared hinge) and the row losses (KL divergence, categorical hinge, cosine similarity).
 
-All seven are elementwise (a 1-D y_pred is N rows of one value; per-row value = mean over the last axis), take the
-common keywords of mean_squared_error, and compute in float64 whatever the input dtype; ``ε = dtype(1e-7)`` in the
-compute dtype (float32: 1.0000000116860974e-07). Hinge and squared hinge use Keras's batch rule: ``y' = 2y - 1``
-when every value of the whole y_true array is 0 or 1, else ``y' = y``.
+All take the common keywords and compute in float64 whatever the input dtype; ``ε = dtype(1e-7)`` in the compute
+dtype (float32: 1.0000000116860974e-07).
+
+Elementwise losses: a 1-D y_pred is N rows of one value; per-row value = mean over the last axis; they take the
+keywords of mean_squared_error. Hinge and squared hinge use Keras's batch rule: ``y' = 2y - 1`` when every value of
+the whole y_true array is 0 or 1, else ``y' = y``.
+
+Row losses: functions of a whole row of K values, like categorical_crossentropy: the rows are ``y_pred.shape[:-1]``
+and a 1-D y_pred is ONE row of K values (the row shape is ``()``). The class of a row, for class_weight, is the
+argmax of the y_true row (first maximum) for K > 1 and round-half-to-even(y_true) for K == 1.
+
+- kl_divergence:     ``ỹ = clip(y, ε, 1)``, ``p̃ = clip(p, ε, 1)``, ``l = Σ_k ỹ·log(ỹ / p̃)``
+- categorical_hinge: ``l = max(max_k (1 - y)·p - Σ_k y·p + 1, 0)``
+- cosine_similarity: ``x̂ = x·min(1/sqrt(Σ_k x²), 1/ε)``, ``l = -Σ_k ŷ·p̂`` (only ``axis`` = the last axis)
 
 Sections: hypothesis cases against the oracle (every reduction, weights of every prefix rank, class weights,
-masks, thread counts 1/2/3 on the block driver); a deterministic weight x mask matrix; a table of values derived
-by hand; bad inputs; bit-identical results across thread counts and ISA levels.
+masks, thread counts 1/2/3 on the block driver); a deterministic weight x mask matrix; NaN in included / excluded
+rows; a table of values derived by hand; bad inputs; bit-identical results across thread counts and ISA levels.
 
-Tolerances: both sides compute in float64, so per-row values agree to a few ulp. Poisson's per-row values have
-both signs, so a sum can cancel; the absolute tolerance is therefore scaled by the size of the terms
-(``term_scale``), not by the result.
+Tolerances: both sides compute in float64, so per-row values agree to a few ulp of the row's terms. Poisson, KL and
+categorical-hinge terms have both signs, so a sum can cancel; the absolute tolerance is therefore scaled by the
+size of the terms (``term_scale``), not by the result.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -27,6 +37,19 @@ from hypothesis import strategies as st
 
 import fastloss
 from fastloss import oracle
+from oracle_cases import (
+    EPS32,
+    EPS64,
+    Case,
+    add_weighting,
+    check_weight_mask_matrix,
+    draw_weighting,
+    eps_of,
+    row_shapes,
+    sprinkle,
+    weight_bound,
+)
+from oracle_cases import check_against_oracle as check_each_reduction
 
 CATALOG = [
     "mean_absolute_percentage_error",
@@ -37,61 +60,20 @@ CATALOG = [
     "hinge",
     "squared_hinge",
 ]
-ALL_REDUCTIONS = list(fastloss.REDUCTIONS) + [None]
-SCALAR_REDUCTIONS = [r for r in fastloss.REDUCTIONS if r not in ("none", "totals")]
-COUNT_FIELDS = ("count", "nonzero_rows", "rows", "weight_entries", "nonzero_weight_entries")
-FLOAT_FIELDS = ("weighted_sum", "weight_sum")
-EPS64 = 1e-7
-EPS32 = float(np.float32(1e-7))  # 1.0000000116860974e-07
+ROW_LOSSES = ["kl_divergence", "categorical_hinge", "cosine_similarity"]
+ALL_LOSSES = CATALOG + ROW_LOSSES
 LOG2 = math.log(2.0)
 
 
-def compute_dtype(dtype):
-    return np.dtype(np.float32) if np.dtype(dtype) in (np.float32, np.float16) else np.dtype(np.float64)
-
-
 # ---------------------------------------------------------------------------------------------------------------
-# Case construction
+# Case construction: elementwise losses
 # ---------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Case:
-    loss: str
-    y_true: object
-    y_pred: object
-    kwargs: dict = field(default_factory=dict)
-    dtype: object = np.float64
-
-    def call(self, fn, reduction, **extra):
-        return fn(self.y_true, self.y_pred, reduction=reduction, **{**self.kwargs, **extra})
-
-    def __repr__(self):
-        def show(v):
-            if isinstance(v, np.ndarray):
-                return f"np.array({v.tolist()!r}, dtype=np.{v.dtype})"
-            return repr(v)
-
-        kw = ", ".join(f"{k}={show(v)}" for k, v in self.kwargs.items())
-        return f"fastloss.{self.loss}({show(self.y_true)}, {show(self.y_pred)}, {kw})"
-
-
-def sprinkle(rng, values, specials, fraction=0.2):
-    if values.size:
-        pick = rng.random(values.shape) < fraction
-        values[pick] = rng.choice(np.asarray(specials, dtype=np.float64), size=int(pick.sum()))
-    return values
-
-
-def prefix_shape(rows, rank, trailing_one):
-    shape = tuple(rows[:rank])
-    return shape + (1,) if trailing_one else shape
 
 
 HINGE_TARGETS = ("binary01", "pm1", "mixed", "real")
 
 
-def make_targets(loss, rng, shape, *, hinge_target="binary01", class_weighted_column=False):
+def make_elementwise_targets(loss, rng, shape, *, hinge_target="binary01", class_weighted_column=False):
     """y_true in the loss's domain. ``class_weighted_column``: K == 1 with class_weight, so round(y) must be a class
     in 0..4 (halves round to even: 0.5 -> 0, 2.5 -> 2)."""
     if class_weighted_column:
@@ -113,7 +95,7 @@ def make_targets(loss, rng, shape, *, hinge_target="binary01", class_weighted_co
     return sprinkle(rng, rng.normal(0.0, 3.0, shape), [0.0, 1e3, -1e3, 1e-8])
 
 
-def make_predictions(loss, rng, y, delta):
+def make_elementwise_predictions(loss, rng, y, delta):
     shape = y.shape
     if loss == "poisson":
         return sprinkle(rng, rng.uniform(0.0, 5.0, shape), [0.0, 1e-8, 1e3, 0.5])
@@ -127,7 +109,7 @@ def make_predictions(loss, rng, y, delta):
     return sprinkle(rng, rng.normal(0.0, 3.0, shape), [0.0, 1e3, -1e3, 0.5, 1.0, -1.0])
 
 
-def build_case(
+def build_elementwise_case(
     loss,
     dtype,
     rows,
@@ -139,19 +121,7 @@ def build_case(
     y_true_dtype="same",
     squeeze_y_true=False,
     one_d=False,  # K == 1: y_pred (and y_true) 1-D of shape (N,)
-    sw="none",
-    sw_rank=1,
-    sw_trailing_one=False,
-    sw_scalar=1.0,
-    sw_dtype="float64",
-    cw="none",
-    mask="none",
-    mask_rank=1,
-    mask_trailing_one=False,
-    mask_scalar=True,
-    mask_dtype="bool",
-    zero_division=0.0,
-    n_threads=None,
+    **weighting,  # the keywords of oracle_cases.add_weighting
 ):
     rng = np.random.default_rng(seed)
     rows = tuple(rows)
@@ -159,9 +129,9 @@ def build_case(
     kwargs = {}
     if loss == "huber":
         kwargs["delta"] = delta
-    cw_column = cw != "none" and K == 1
-    y = make_targets(loss, rng, shape, hinge_target=hinge_target, class_weighted_column=cw_column)
-    p = make_predictions(loss, rng, y, delta)
+    cw_column = weighting.get("cw", "none") != "none" and K == 1
+    y = make_elementwise_targets(loss, rng, shape, hinge_target=hinge_target, class_weighted_column=cw_column)
+    p = make_elementwise_predictions(loss, rng, y, delta)
     n_classes = 5 if cw_column else K
 
     p = p.astype(dtype)
@@ -170,32 +140,94 @@ def build_case(
         y, p = y.reshape(rows), p.reshape(rows)
     elif K == 1 and squeeze_y_true:
         y = y.reshape(rows)
+    return Case(loss, y, p, add_weighting(kwargs, rng, rows, n_classes, **weighting), dtype)
 
-    if sw == "scalar":
-        kwargs["sample_weight"] = sw_scalar
-    elif sw == "array":
-        s = prefix_shape(rows, sw_rank, sw_trailing_one)
-        w = sprinkle(rng, rng.uniform(0.0, 3.0, s), [0.0, 1.0, 2.0])
-        if np.dtype(sw_dtype).kind in "iu":
-            w = np.round(w)
-        kwargs["sample_weight"] = w.astype(sw_dtype)
 
-    if cw != "none":
-        weights = sprinkle(rng, rng.uniform(0.0, 3.0, n_classes + 1), [0.0, 1.0])
-        if cw == "dict":
-            kwargs["class_weight"] = {c: float(weights[c]) for c in range(n_classes + 1)}
-        else:
-            kwargs["class_weight"] = weights[: n_classes + int(rng.integers(0, 2))]
+# ---------------------------------------------------------------------------------------------------------------
+# Case construction: row losses
+# ---------------------------------------------------------------------------------------------------------------
 
-    if mask == "scalar":
-        kwargs["mask"] = mask_scalar
-    elif mask == "array":
-        s = prefix_shape(rows, mask_rank, mask_trailing_one)
-        kwargs["mask"] = (rng.random(s) < 0.7).astype(mask_dtype)
 
-    kwargs["zero_division"] = zero_division
-    kwargs["n_threads"] = n_threads
-    return Case(loss, y, p, kwargs, dtype)
+TARGET_KINDS = ("natural", "one_hot", "wild")
+
+
+def make_row_targets(loss, rng, shape, *, target_kind="natural", class_weighted_column=False):
+    """y_true in the loss's domain. ``class_weighted_column``: K == 1 with class_weight, so round(y) must be a class
+    in 0..4 (halves round to even: 0.5 -> 0, 2.5 -> 2). With K > 1 the argmax is always in 0..K-1."""
+    rows, K = shape[:-1], shape[-1]
+    if class_weighted_column:
+        return np.abs(rng.integers(0, 4, shape) + rng.choice([0.0, 0.25, -0.25, 0.5], shape))
+    if target_kind == "one_hot":
+        return np.eye(K)[rng.integers(0, K, rows)] if K > 1 else rng.integers(0, 2, shape).astype(np.float64)
+    if target_kind == "wild":  # outside the usual domain: negatives, > 1, zeros, large values
+        return sprinkle(rng, rng.normal(0.0, 2.0, shape), [0.0, 1.0, -1.0, 1e3, 1e-9, 2.0])
+    if loss == "kl_divergence":  # distributions with exact zeros and ones mixed in
+        d = rng.random(shape)
+        d = sprinkle(rng, d, [0.0, 1.0, 1e-9])
+        s = d.sum(axis=-1, keepdims=True)
+        return np.where(s > 0, d / np.where(s > 0, s, 1.0), d)
+    if loss == "categorical_hinge":
+        return sprinkle(rng, rng.random(shape), [0.0, 1.0, 0.5])
+    # cosine_similarity: real vectors, some all-zero rows, some tiny ones
+    y = rng.normal(0.0, 2.0, shape)
+    if y.size:
+        flat = y.reshape(-1, K)
+        flat[rng.random(flat.shape[0]) < 0.15] = 0.0
+        flat[rng.random(flat.shape[0]) < 0.1] *= 1e-9
+    return sprinkle(rng, y, [0.0, 1e3, -1e3])
+
+
+def make_row_predictions(loss, rng, shape):
+    K = shape[-1]
+    if loss == "kl_divergence":
+        p = rng.random(shape)
+        return sprinkle(rng, p, [0.0, 1.0, 1e-9, 1.5, -0.5, 5e-8])  # out of [ε, 1]: clipped
+    if loss == "categorical_hinge":
+        return sprinkle(rng, rng.normal(0.0, 2.0, shape), [0.0, 1.0, -1.0, 3.0, 1e3])
+    p = rng.normal(0.0, 2.0, shape)
+    if p.size:
+        flat = p.reshape(-1, K)
+        flat[rng.random(flat.shape[0]) < 0.15] = 0.0
+        flat[rng.random(flat.shape[0]) < 0.1] *= 1e-9
+    return sprinkle(rng, p, [0.0, 1e3, -1e3, 1e-30])
+
+
+def build_row_case(
+    loss,
+    dtype,
+    rows,
+    K,
+    seed,
+    *,
+    target_kind="natural",
+    y_true_dtype="same",
+    single_row=False,  # y_pred (and y_true) 1-D of shape (K,): one row, row shape ()
+    squeeze_y_true=False,  # K == 1: y_true without its trailing axis of size 1
+    axis=None,  # cosine_similarity only: None (not passed), -1 or ndim - 1
+    **weighting,  # the keywords of oracle_cases.add_weighting
+):
+    rng = np.random.default_rng(seed)
+    rows = () if single_row else tuple(rows)
+    shape = rows + (K,)
+    kwargs = {}
+    cw_column = weighting.get("cw", "none") != "none" and K == 1
+    y = make_row_targets(loss, rng, shape, target_kind=target_kind, class_weighted_column=cw_column)
+    p = make_row_predictions(loss, rng, shape)
+    n_classes = 5 if cw_column else K
+
+    p = p.astype(dtype)
+    y = y.astype(dtype if y_true_dtype == "same" else y_true_dtype)
+    if K == 1 and squeeze_y_true and len(rows) >= 1:
+        y = y.reshape(rows)
+    if axis is not None and loss == "cosine_similarity":
+        kwargs["axis"] = -1 if axis == -1 else p.ndim - 1
+    return Case(loss, y, p, add_weighting(kwargs, rng, rows, n_classes, **weighting), dtype)
+
+
+def build_case(loss, dtype, rows, K, seed, **options):
+    """A case of either family; ``options`` are the family builder's keywords."""
+    build = build_row_case if loss in ROW_LOSSES else build_elementwise_case
+    return build(loss, dtype, rows, K, seed, **options)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -212,24 +244,34 @@ def term_scale(case):
         return 1.0
     y = np.broadcast_to(y.reshape(y.shape + (1,) * (p.ndim - y.ndim)), p.shape) if y.ndim < p.ndim else y
     with np.errstate(all="ignore"):
-        terms = np.abs(y) + np.abs(p) + 1.0
-        if case.loss == "poisson":
-            terms = terms * (1.0 + np.abs(np.log(np.abs(p) + 1e-7)))
-        if case.loss == "mean_absolute_percentage_error":
-            terms = 100.0 * terms / np.maximum(np.abs(y), 1e-7)
-        if case.loss in ("huber", "squared_hinge", "hinge"):
-            terms = terms * terms * (1.0 + case.kwargs.get("delta", 1.0))
-    finite = terms[np.isfinite(terms)]
-    w = 1.0
-    sw = case.kwargs.get("sample_weight")
-    if sw is not None and np.size(sw):
-        w = max(w, float(np.max(np.abs(np.asarray(sw, dtype=np.float64)))))
-    cw = case.kwargs.get("class_weight")
-    if cw is not None:
-        values = list(cw.values()) if isinstance(cw, dict) else list(np.asarray(cw))
-        w *= max([1.0] + [abs(float(v)) for v in values])
-    rows = p.size // (p.shape[-1] if p.ndim > 1 else 1)
-    return (float(np.max(finite, initial=1.0))) * w * max(rows, 1)
+        if case.loss in ROW_LOSSES:
+            per_row, rows = row_term_bound(case.loss, y, p), p.size // p.shape[-1]
+        else:
+            per_row, rows = elementwise_term_bound(case, y, p), p.size // (p.shape[-1] if p.ndim > 1 else 1)
+    return per_row * weight_bound(case) * max(rows, 1)
+
+
+def elementwise_term_bound(case, y, p):
+    """The largest term of the per-value losses (a row averages them)."""
+    terms = np.abs(y) + np.abs(p) + 1.0
+    if case.loss == "poisson":
+        terms = terms * (1.0 + np.abs(np.log(np.abs(p) + 1e-7)))
+    if case.loss == "mean_absolute_percentage_error":
+        terms = 100.0 * terms / np.maximum(np.abs(y), 1e-7)
+    if case.loss in ("huber", "squared_hinge", "hinge"):
+        terms = terms * terms * (1.0 + case.kwargs.get("delta", 1.0))
+    return float(np.max(terms[np.isfinite(terms)], initial=1.0))
+
+
+def row_term_bound(loss, y, p):
+    """The sum of the sizes of one row's terms."""
+    K = p.shape[-1]
+    if loss == "kl_divergence":
+        return K * (1.0 + abs(math.log(1e-7)))  # ỹ <= 1, |log(ỹ/p̃)| <= -log ε
+    if loss == "categorical_hinge":
+        t = (1.0 + np.abs(y)) * (1.0 + np.abs(p))
+        return K * (1.0 + float(np.max(t[np.isfinite(t)], initial=1.0)))
+    return 2.0 * K  # cosine: normalised vectors, |x̂_k| <= 1
 
 
 def tolerances(case):
@@ -237,49 +279,15 @@ def tolerances(case):
     return rtol, 1e-12 + 1e-14 * term_scale(case)
 
 
-def assert_same_result(got, want, case, context=""):
-    rtol, atol = tolerances(case)
-    if isinstance(want, fastloss.Totals):
-        assert isinstance(got, fastloss.Totals), f"{context}: expected Totals, got {type(got)}"
-        g, w = got.as_dict(), want.as_dict()
-        for name in COUNT_FIELDS:
-            assert g[name] == w[name], f"{context}: Totals.{name} {g[name]} != oracle {w[name]}"
-        for name in FLOAT_FIELDS:
-            assert math.isclose(g[name], w[name], rel_tol=rtol, abs_tol=atol) or (
-                math.isnan(g[name]) and math.isnan(w[name])
-            ), f"{context}: Totals.{name} {g[name]!r} != oracle {w[name]!r}"
-    elif isinstance(want, np.ndarray):
-        assert isinstance(got, np.ndarray), f"{context}: expected an ndarray, got {type(got)}"
-        assert got.shape == want.shape, f"{context}: shape {got.shape} != oracle {want.shape}"
-        assert got.dtype == want.dtype, f"{context}: dtype {got.dtype} != oracle {want.dtype}"
-        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True, err_msg=context)
-    else:
-        assert type(got) is float, f"{context}: scalar reductions return a Python float, got {type(got)}"
-        assert math.isclose(got, want, rel_tol=rtol, abs_tol=atol) or (math.isnan(got) and math.isnan(want)), (
-            f"{context}: {got!r} != oracle {want!r}"
-        )
-
-
 def expected_row_shape(case):
     p = np.asarray(case.y_pred)
-    return p.shape if p.ndim == 1 else p.shape[:-1]
+    if p.ndim == 1 and case.loss not in ROW_LOSSES:
+        return p.shape  # elementwise: N rows of one value
+    return p.shape[:-1]  # a 1-D y_pred of a row loss is one row: shape ()
 
 
-def check_against_oracle(case, reductions=ALL_REDUCTIONS):
-    for reduction in reductions:
-        context = f"{case!r} reduction={reduction!r}"
-        try:
-            want = case.call(getattr(oracle, case.loss), reduction)
-        except ValueError:
-            assert case.kwargs.get("zero_division") == "raise", context
-            with pytest.raises(ValueError, match="zero"):
-                case.call(getattr(fastloss, case.loss), reduction)
-            continue
-        got = case.call(getattr(fastloss, case.loss), reduction)
-        assert_same_result(got, want, case, context)
-        if reduction in ("none", None):
-            assert got.shape == expected_row_shape(case), context
-            assert got.dtype == compute_dtype(case.dtype), context
+def check_against_oracle(case):
+    check_each_reduction(case, tolerances=tolerances, row_shape=expected_row_shape)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -288,17 +296,7 @@ def check_against_oracle(case, reductions=ALL_REDUCTIONS):
 
 
 @st.composite
-def row_shapes(draw):
-    rank = draw(st.integers(1, 3))
-    hi = {1: 9, 2: 5, 3: 3}[rank]
-    dims = draw(st.lists(st.integers(1, hi), min_size=rank, max_size=rank))
-    if draw(st.integers(0, 9)) == 0:
-        dims[draw(st.integers(0, rank - 1))] = 0
-    return tuple(dims)
-
-
-@st.composite
-def cases(draw, loss):
+def elementwise_cases(draw, loss):
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     rows = draw(row_shapes())
     K = draw(st.sampled_from([1, 2, 5]))
@@ -310,28 +308,33 @@ def cases(draw, loss):
     opts["y_true_dtype"] = draw(st.sampled_from(["same", "float64"]))
     opts["squeeze_y_true"] = K == 1 and draw(st.booleans())
     opts["one_d"] = K == 1 and len(rows) == 1 and draw(st.booleans())
-    opts["sw"] = draw(st.sampled_from(["none", "scalar", "array", "array"]))
-    if opts["sw"] == "scalar":
-        opts["sw_scalar"] = draw(st.sampled_from([1.0, 2.5, 0.0, 3]))
-    elif opts["sw"] == "array":
-        opts["sw_rank"] = draw(st.integers(1, len(rows)))
-        opts["sw_trailing_one"] = draw(st.booleans())
-        opts["sw_dtype"] = draw(st.sampled_from(["float64", "float32", "int64"]))
-    opts["cw"] = draw(st.sampled_from(["none", "none", "dict", "array"]))
-    opts["mask"] = draw(st.sampled_from(["none", "array", "array", "scalar"]))
-    if opts["mask"] == "scalar":
-        opts["mask_scalar"] = draw(st.sampled_from([True, False, 1]))
-    elif opts["mask"] == "array":
-        opts["mask_rank"] = draw(st.integers(1, len(rows)))
-        opts["mask_trailing_one"] = draw(st.booleans())
-        opts["mask_dtype"] = draw(st.sampled_from(["bool", "int8"]))
-    opts["zero_division"] = draw(st.sampled_from([0.0, "nan", "raise", -1.5]))
-    opts["n_threads"] = draw(st.sampled_from([1, 2, 3]))
+    opts.update(draw_weighting(draw, len(rows)))
     seed = draw(st.integers(0, 2**32 - 1))
-    return build_case(loss, dtype, rows, K, seed, **opts)
+    return build_elementwise_case(loss, dtype, rows, K, seed, **opts)
 
 
-@pytest.mark.parametrize("loss", CATALOG)
+@st.composite
+def row_cases(draw, loss):
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    rows = draw(row_shapes())
+    K = draw(st.sampled_from([1, 2, 3, 5]))
+    opts = {}
+    opts["single_row"] = draw(st.integers(0, 7)) == 0
+    opts["target_kind"] = draw(st.sampled_from(["natural", "natural", "one_hot", "wild"]))
+    opts["y_true_dtype"] = draw(st.sampled_from(["same", "float64"]))
+    opts["squeeze_y_true"] = K == 1 and draw(st.booleans())
+    if loss == "cosine_similarity":
+        opts["axis"] = draw(st.sampled_from([None, -1, "last"]))
+    opts.update(draw_weighting(draw, 0 if opts["single_row"] else len(rows)))
+    seed = draw(st.integers(0, 2**32 - 1))
+    return build_row_case(loss, dtype, rows, K, seed, **opts)
+
+
+def cases(loss):
+    return row_cases(loss) if loss in ROW_LOSSES else elementwise_cases(loss)
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES)
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_matches_oracle_parallel_blocks(loss, data, small_blocks):
@@ -339,7 +342,7 @@ def test_matches_oracle_parallel_blocks(loss, data, small_blocks):
     check_against_oracle(data.draw(cases(loss), label="case"))
 
 
-@pytest.mark.parametrize("loss", CATALOG)
+@pytest.mark.parametrize("loss", ALL_LOSSES)
 @settings(max_examples=10)
 @given(data=st.data())
 def test_matches_oracle_default_engine(loss, data):
@@ -347,43 +350,21 @@ def test_matches_oracle_default_engine(loss, data):
 
 
 # Deterministic: every weight prefix rank x every mask prefix rank on rows of rank 3, both dtypes.
-MATRIX_WEIGHTS = {
-    "no weights": dict(),
-    "scalar weight": dict(sw="scalar", sw_scalar=2.5),
-    "sample_weight (N,)": dict(sw="array", sw_rank=1),
-    "sample_weight (N,1)": dict(sw="array", sw_rank=1, sw_trailing_one=True),
-    "sample_weight (N,T)": dict(sw="array", sw_rank=2),
-    "sample_weight (N,T,H)": dict(sw="array", sw_rank=3),
-    "class_weight dict": dict(cw="dict"),
-    "class_weight array + sample_weight (N,)": dict(sw="array", sw_rank=1, cw="array"),
-}
-MATRIX_MASKS = {
-    "no mask": dict(),
-    "mask (N,)": dict(mask="array", mask_rank=1),
-    "mask (N,T)": dict(mask="array", mask_rank=2),
-    "mask (N,T,H)": dict(mask="array", mask_rank=3),
-}
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("loss", CATALOG)
+@pytest.mark.parametrize("loss", ALL_LOSSES)
 def test_weight_mask_matrix(loss, dtype, small_blocks):
-    i = 0
-    for w_label, w_opts in MATRIX_WEIGHTS.items():
-        for m_label, m_opts in MATRIX_MASKS.items():
-            i += 1
-            K = (1, 3)[i % 2]
-            extra = {}
-            if loss == "huber":
-                extra["delta"] = (1.0, 0.5, 2.0)[i % 3]
-            if loss in ("hinge", "squared_hinge"):
-                extra["hinge_target"] = HINGE_TARGETS[i % 4]
-            case = build_case(loss, dtype, (4, 3, 2), K, seed=i, n_threads=1 + i % 3, zero_division="nan",
-                              **w_opts, **m_opts, **extra)
-            try:
-                check_against_oracle(case)
-            except AssertionError as exc:
-                raise AssertionError(f"{w_label}, {m_label}: {case!r}\n{exc}") from None
+    def make_case(i, options):
+        common = dict(seed=i, n_threads=1 + i % 3, zero_division="nan", **options)
+        if loss in ROW_LOSSES:
+            return build_row_case(loss, dtype, (4, 3, 2), (1, 3, 4)[i % 3], target_kind=TARGET_KINDS[i % 3], **common)
+        extra = {}
+        if loss == "huber":
+            extra["delta"] = (1.0, 0.5, 2.0)[i % 3]
+        if loss in ("hinge", "squared_hinge"):
+            extra["hinge_target"] = HINGE_TARGETS[i % 4]
+        return build_elementwise_case(loss, dtype, (4, 3, 2), (1, 3)[i % 2], **common, **extra)
+
+    check_weight_mask_matrix(make_case, check_against_oracle)
 
 
 @pytest.mark.parametrize("loss", CATALOG)
@@ -410,17 +391,55 @@ def test_nan_in_included_row_propagates_and_excluded_row_is_skipped(loss, small_
                                rtol=1e-12, atol=1e-12, equal_nan=True)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Values derived by hand ("none" per-row values; K values per row are averaged)
-# ---------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("where", ["y_pred", "y_true"])
+@pytest.mark.parametrize("loss", ROW_LOSSES)
+def test_row_loss_nan_in_included_row_propagates_and_excluded_row_is_bitwise_skipped(loss, where, small_blocks):
+    """NaN in an included row gives that row NaN (np.clip / np.max / np.minimum propagate NaN: no fmax hiding it);
+    NaN and inf in an excluded row change nothing, bit for bit."""
+    case = build_case(loss, np.float64, (6, 2), 3, seed=4, n_threads=2, sw="array", sw_rank=2)
+    kw = {k: v for k, v in case.kwargs.items() if k != "zero_division"}
+    mask = np.ones((6, 2), bool)
+    mask[4, 0] = False
+    mask[1, 1] = False
+    fn = getattr(fastloss, loss)
+    kw["sample_weight"][1, 1] = np.nan  # a NaN weight of an excluded row is never used either
+    clean_rows = fn(case.y_true, case.y_pred, mask=mask, reduction="none", **kw)
+    clean_totals = fn(case.y_true, case.y_pred, mask=mask, reduction="totals", **kw)
+    assert np.all(np.isfinite(clean_rows))
+
+    # excluded rows: NaN and inf in both arrays: bitwise the same result
+    y, p = case.y_true.copy(), case.y_pred.copy()
+    y[4, 0, :] = [np.nan, np.inf, -np.inf]
+    p[4, 0, :] = [np.inf, np.nan, -np.inf]
+    p[1, 1, 2] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = fn(y, p, mask=mask, reduction="none", **kw)
+        totals = fn(y, p, mask=mask, reduction="totals", **kw)
+    assert rows.tobytes() == clean_rows.tobytes()
+    assert totals == clean_totals
+
+    # an included row with a NaN: that row (and every sum) is NaN, the others unchanged
+    (y if where == "y_true" else p)[2, 1, 0] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = fn(y, p, mask=mask, reduction="none", **kw)
+        total = fn(y, p, mask=mask, reduction="sum", **kw)
+    assert np.isnan(rows[2, 1]) and math.isnan(total)
+    finite = np.ones((6, 2), bool)
+    finite[2, 1] = False
+    assert rows[finite].tobytes() == clean_rows[finite].tobytes()
+    np.testing.assert_allclose(rows, getattr(oracle, loss)(y, p, mask=mask, reduction="none", **kw),
+                               rtol=1e-12, atol=1e-12, equal_nan=True)
 
 
-def _eps(dtype):
-    return EPS32 if np.dtype(dtype) == np.float32 else EPS64
+# ---------------------------------------------------------------------------------------------------------------
+# Values derived by hand ("none" per-row values; an elementwise loss averages the K values of a row)
+# ---------------------------------------------------------------------------------------------------------------
 
 
 # (id, loss, kwargs, y_true, y_pred, expected rows as a function of eps)
-EXACT = [
+ELEMENTWISE_EXACT = [
     # Huber: h = ½e² if |e| <= δ else δ|e| - ½δ². At |e| = δ both branches are ½δ² (0.125 for δ = 0.5, 0.5
     # for δ = 1), so the value is continuous at the boundary whichever comparison the kernel uses.
     ("huber |e|=delta=0.5", "huber", {"delta": 0.5}, [[0.0], [1.0]], [[0.5], [0.5]], lambda e: [0.125, 0.125]),
@@ -471,6 +490,52 @@ EXACT = [
     # (1 + 2)² = 9 and max(1 - 3, 0)² = 0 -> 4.5
     ("squared_hinge K=2", "squared_hinge", {}, [[0.0, 1.0]], [[2.0, 3.0]], lambda e: [4.5]),
 ]
+ROW_EXACT = [
+    # cosine: -Σ ŷ·p̂. Identical vectors: -|x|²/|x|² = -1; (3, 4) normalises to (0.6, 0.8): -(0.36 + 0.64) = -1
+    ("cosine identical", "cosine_similarity", {}, [[3.0, 4.0], [1.0, 2.0]], [[3.0, 4.0], [1.0, 2.0]],
+     lambda e: [-1.0, -1.0]),
+    # scale invariant: (1, 2) and (2, 4) are parallel -> -1; opposite vectors -> +1
+    ("cosine parallel/opposite", "cosine_similarity", {}, [[1.0, 2.0], [1.0, -1.0]], [[2.0, 4.0], [-5.0, 5.0]],
+     lambda e: [-1.0, 1.0]),
+    # orthogonal -> 0; a zero vector on either side -> x·min(1/0, 1/ε) = 0·(1/ε) = 0
+    ("cosine orthogonal/zero", "cosine_similarity", {}, [[1.0, 0.0], [0.0, 0.0], [2.0, 3.0]],
+     [[0.0, 1.0], [1.0, 1.0], [0.0, 0.0]], lambda e: [0.0, 0.0, 0.0]),
+    # 45°: (1, 1)·(1, 0) / sqrt 2 -> -1/sqrt 2
+    ("cosine 45 degrees", "cosine_similarity", {}, [[1.0, 1.0]], [[1.0, 0.0]], lambda e: [-math.sqrt(0.5)]),
+    # K == 1: x̂ = sign(x) (x != 0): -sign(y)·sign(p); zero -> 0
+    ("cosine K=1", "cosine_similarity", {}, [[2.0], [-3.0], [0.0]], [[0.5], [4.0], [1.0]], lambda e: [-1.0, 1.0, 0.0]),
+    # axis given as the last axis (1 for a 2-D y_pred) is the same as -1
+    ("cosine axis=1", "cosine_similarity", {"axis": 1}, [[1.0, 2.0]], [[2.0, 4.0]], lambda e: [-1.0]),
+    # a tiny vector (norm |(3e-9, 4e-9)| = 5e-9 < ε): the inverse norm is capped at 1/ε, so ŷ = (3e-9, 4e-9)/ε
+    # = (0.03, 0.04) instead of (0.6, 0.8): l = -(3e-9·0.6 + 4e-9·0.8)/ε = -5e-9/ε (about -0.05, not -1)
+    ("cosine norm below eps", "cosine_similarity", {}, [[3e-9, 4e-9]], [[3.0, 4.0]], lambda e: [-5e-9 / e]),
+    # KL: identical distributions -> Σ ỹ·log 1 = 0
+    ("kl identical", "kl_divergence", {}, [[0.25, 0.75], [1.0, 0.0]], [[0.25, 0.75], [1.0, 0.0]],
+     lambda e: [0.0, 0.0]),
+    # p = 0 where y = 1: ỹ = (1, ε), p̃ = (ε, 1): 1·log(1/ε) + ε·log(ε/1) = (ε - 1)·log ε
+    ("kl p=0", "kl_divergence", {}, [[1.0, 0.0]], [[0.0, 1.0]], lambda e: [(e - 1.0) * math.log(e)]),
+    # y = (½, ½), p = (¼, ¾): ½·log 2 + ½·log(2/3)
+    ("kl half/quarter", "kl_divergence", {}, [[0.5, 0.5]], [[0.25, 0.75]],
+     lambda e: [0.5 * math.log(2.0) + 0.5 * math.log(2.0 / 3.0)]),
+    # values outside [0, 1] are clipped, not rejected: y = (2, -1) -> (1, ε); p = (4, 0.5) -> (1, 0.5):
+    # 1·log 1 + ε·log(2ε)
+    ("kl clipped", "kl_divergence", {}, [[2.0, -1.0]], [[4.0, 0.5]], lambda e: [e * math.log(2.0 * e)]),
+    # K == 1: y = 0.5, p = 0.25 -> 0.5·log 2
+    ("kl K=1", "kl_divergence", {}, [[0.5], [0.0]], [[0.25], [0.0]], lambda e: [0.5 * math.log(2.0), 0.0]),
+    # categorical hinge: max(max_k (1 - y)·p - Σ y·p + 1, 0).
+    # correct and confident one-hot: pos = 2, neg = max(0, 0.5) = 0.5: 0.5 - 2 + 1 < 0 -> 0
+    ("cat_hinge confident", "categorical_hinge", {}, [[0.0, 1.0, 0.0]], [[0.0, 2.0, 0.5]], lambda e: [0.0]),
+    # one-hot, wrong: pos = 0.25, neg = max(0, 0.5, 0.25) = 0.5: 0.5 - 0.25 + 1 = 1.25
+    ("cat_hinge wrong", "categorical_hinge", {}, [[1.0, 0.0, 0.0]], [[0.25, 0.5, 0.25]], lambda e: [1.25]),
+    # soft target: pos = ½·1 + ½·2 = 1.5, neg = max(½·1, ½·2, 1·3) = 3: 3 - 1.5 + 1 = 2.5
+    ("cat_hinge soft", "categorical_hinge", {}, [[0.5, 0.5, 0.0]], [[1.0, 2.0, 3.0]], lambda e: [2.5]),
+    # negative scores: pos = -1, neg = max(0·(-1), 1·(-2)) = 0: 0 + 1 + 1 = 2
+    ("cat_hinge negative", "categorical_hinge", {}, [[1.0, 0.0]], [[-1.0, -2.0]], lambda e: [2.0]),
+    # K == 1: y = 1: pos = p, neg = 0·p = 0: max(1 - p, 0); y = 0: pos = 0, neg = p: max(p + 1, 0)
+    ("cat_hinge K=1", "categorical_hinge", {}, [[1.0], [1.0], [0.0], [0.0]], [[0.25], [3.0], [0.5], [-4.0]],
+     lambda e: [0.75, 0.0, 1.5, 0.0]),
+]
+EXACT = ELEMENTWISE_EXACT + ROW_EXACT
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
@@ -478,18 +543,24 @@ EXACT = [
 def test_values_derived_by_hand(case_id, loss, kwargs, y, p, expected, dtype):
     y = np.asarray(y, dtype=dtype)
     p = np.asarray(p, dtype=dtype)
-    want = np.asarray(expected(_eps(dtype)), dtype=np.float64)
+    want = np.asarray(expected(eps_of(dtype)), dtype=np.float64)
     rtol = 1e-6 if dtype == np.float32 else 1e-14
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no overflow / invalid warnings (log_cosh at 1e4)
+        warnings.simplefilter("error")  # no overflow / divide-by-zero / invalid warnings (log_cosh at 1e4, p = 0)
         for fn in (getattr(fastloss, loss), getattr(oracle, loss)):
             for n_threads in (1, 3):
                 got = fn(y, p, reduction="none", n_threads=n_threads, **kwargs)
                 assert got.dtype == dtype and got.shape == want.shape
                 np.testing.assert_allclose(got.astype(np.float64), want, rtol=rtol, atol=1e-15,
                                            err_msg=f"{fn.__module__}.{loss}")
-            # a 1-D input of K == 1 data is the same rows
-            if p.shape[-1] == 1:
+            if loss in ROW_LOSSES:
+                # a 1-D y_pred is one row: row 0 alone, with row shape ()
+                kw1 = {**kwargs, "axis": 0} if "axis" in kwargs else kwargs
+                one = fn(y[0], p[0], reduction="none", **kw1)
+                assert one.shape == () and one.dtype == dtype
+                assert one.tobytes() == fn(y[:1], p[:1], reduction="none", **kwargs)[0].tobytes()
+            elif p.shape[-1] == 1:
+                # a 1-D input of K == 1 data is the same rows
                 np.testing.assert_array_equal(fn(y[:, 0], p[:, 0], reduction="none", **kwargs),
                                               fn(y, p, reduction="none", **kwargs))
             # weights and reductions on top: S = Σ w·l with w = (2, 0, 1, ...)
@@ -543,12 +614,57 @@ def test_hinge_batch_rule_block_and_thread_independent(small_blocks):
                            fastloss.hinge(y_mixed, p, reduction="none")[:199])
 
 
+def test_one_d_y_pred_is_one_row():
+    """A 1-D y_pred of K values is one row (unlike the elementwise losses, which read it as K rows of one value):
+    sum_over_batch_size divides by 1, class_weight reads the argmax of the whole vector."""
+    y = np.array([0.0, 1.0, 0.0, 0.0])
+    p = np.array([0.1, 0.6, 0.2, 0.1])
+    for name in ROW_LOSSES:
+        for fn in (getattr(fastloss, name), getattr(oracle, name)):
+            row = float(fn(y, p, reduction="sum"))
+            assert fn(y, p, reduction="sum_over_batch_size") == pytest.approx(row, rel=1e-15)
+            assert fn(y, p, reduction="totals").rows == 1
+            # class 1 (the argmax) has weight 3
+            assert fn(y, p, class_weight=[0.0, 3.0, 0.0, 0.0], reduction="sum") == pytest.approx(3 * row, rel=1e-15)
+
+
+def test_class_of_row_is_first_argmax_or_rounded():
+    """K > 1: the first maximum of the y_true row (a tie (½, ½) is class 0); K == 1: y rounded half to even
+    (0.5 -> 0, 1.5 -> 2, 2.5 -> 2)."""
+    cw = {0: 1.0, 1: 10.0, 2: 100.0, 3: 1000.0}
+    y = np.array([[0.5, 0.5, 0.0], [0.0, 0.3, 0.3], [0.0, 0.0, 1.0]])
+    p = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8]])
+    y1 = np.array([[0.5], [1.5], [2.5], [0.4]])
+    p1 = np.array([[0.5], [0.25], [0.75], [0.5]])
+    for name in ROW_LOSSES:
+        for fn in (getattr(fastloss, name), getattr(oracle, name)):
+            plain = fn(y, p, reduction="none")
+            np.testing.assert_allclose(fn(y, p, class_weight=cw, reduction="none"), plain * [1.0, 10.0, 100.0],
+                                       rtol=1e-15)
+            plain1 = fn(y1, p1, reduction="none")
+            np.testing.assert_allclose(fn(y1, p1, class_weight=cw, reduction="none"),
+                                       plain1 * [1.0, 100.0, 100.0, 1.0], rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_kl_zero_prediction_exact_eps(dtype):
+    """ε is taken in the compute dtype: float32 gives log(1/1.0000000116860974e-07), not log(1e7)."""
+    y = np.array([[1.0, 0.0]], dtype)
+    p = np.array([[0.0, 1.0]], dtype)
+    e = eps_of(dtype)
+    got = fastloss.kl_divergence(y, p, reduction="sum")
+    assert got == pytest.approx((e - 1.0) * math.log(e), rel=1e-14)
+    assert got == pytest.approx(oracle.kl_divergence(y, p, reduction="sum"), rel=1e-14)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Bad inputs
 # ---------------------------------------------------------------------------------------------------------------
 
 Y3 = np.zeros((3, 2))
 P3 = np.ones((3, 2))
+Y4 = np.zeros((3, 2, 4))
+
 
 BAD = [
     ("delta negative", lambda m: m.huber(Y3, P3, delta=-1.0), ValueError),
@@ -570,8 +686,39 @@ def test_bad_delta(make_call, exc_type, module):
     assert str(info.value).startswith("delta"), str(info.value)
 
 
+BAD_AXIS = [
+    ("axis=0", lambda m: m.cosine_similarity(Y3, P3, axis=0), ValueError),
+    ("axis=-2", lambda m: m.cosine_similarity(Y3, P3, axis=-2), ValueError),
+    ("axis=2 (out of range)", lambda m: m.cosine_similarity(Y3, P3, axis=2), ValueError),
+    ("axis=1 of 3-D", lambda m: m.cosine_similarity(Y4, Y4, axis=1), ValueError),
+    ("axis='x'", lambda m: m.cosine_similarity(Y3, P3, axis="x"), TypeError),
+    ("axis=1.0", lambda m: m.cosine_similarity(Y3, P3, axis=1.0), TypeError),
+    ("axis=None", lambda m: m.cosine_similarity(Y3, P3, axis=None), TypeError),
+    ("axis=(1,)", lambda m: m.cosine_similarity(Y3, P3, axis=(1,)), TypeError),
+]
+
+
 @pytest.mark.parametrize("module", [fastloss, oracle], ids=["fastloss", "oracle"])
-@pytest.mark.parametrize("loss", CATALOG)
+@pytest.mark.parametrize("make_call, exc_type", [row[1:] for row in BAD_AXIS], ids=[row[0] for row in BAD_AXIS])
+def test_bad_axis(make_call, exc_type, module):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(exc_type) as info:
+            make_call(module)
+    assert "axis" in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("module", [fastloss, oracle], ids=["fastloss", "oracle"])
+def test_good_axis_spellings(module):
+    rng = np.random.default_rng(0)
+    y, p = rng.normal(size=(4, 3, 5)), rng.normal(size=(4, 3, 5))
+    ref = module.cosine_similarity(y, p, reduction="none")
+    for axis in (-1, 2, np.int64(2), np.int32(-1)):
+        assert module.cosine_similarity(y, p, axis=axis, reduction="none").tobytes() == ref.tobytes(), axis
+
+
+@pytest.mark.parametrize("module", [fastloss, oracle], ids=["fastloss", "oracle"])
+@pytest.mark.parametrize("loss", ALL_LOSSES)
 def test_bad_shapes(loss, module):
     fn = getattr(module, loss)
     with pytest.raises(ValueError) as info:
@@ -581,9 +728,14 @@ def test_bad_shapes(loss, module):
     with pytest.raises(ValueError, match="^y_pred"):
         fn(np.float64(1.0), np.float64(1.0))
     with pytest.raises(ValueError, match="^sample_weight"):
-        fn(np.zeros((3, 2, 4)), np.zeros((3, 2, 4)), sample_weight=np.ones(2))
+        fn(Y4, Y4, sample_weight=np.ones(2))
     with pytest.raises(ValueError, match="^mask"):
-        fn(np.zeros((3, 2, 4)), np.zeros((3, 2, 4)), mask=np.ones(4, bool))
+        fn(Y4, Y4, mask=np.ones(4, bool))
+    if loss in ROW_LOSSES:
+        with pytest.raises(ValueError, match="^y_true"):
+            fn(np.zeros((4, 3)), np.zeros((3, 4)))  # same size, other shape
+        with pytest.raises(ValueError, match="^sample_weight"):
+            fn(np.zeros(3), np.zeros(3), sample_weight=np.ones(3))  # a 1-D y_pred is one row: weights are 0-d
     with pytest.raises(TypeError, match="^y_pred"):
         fn(np.zeros(3), np.zeros(3, complex))
     if module is fastloss:
@@ -591,11 +743,13 @@ def test_bad_shapes(loss, module):
             fn(np.zeros(3), np.zeros(3), n_threads=0)
 
 
-@pytest.mark.parametrize("loss", CATALOG)
+@pytest.mark.parametrize("loss", ALL_LOSSES)
 def test_in_losses_dicts_and_accumulator(loss):
     assert fastloss.LOSSES[loss] is getattr(fastloss, loss)
     assert oracle.LOSSES[loss] is getattr(oracle, loss)
-    case = build_case(loss, np.float64, (5, 2), 3, seed=2, sw="array", mask="array", delta=0.7)
+    assert loss in oracle.__all__
+    case = build_case(loss, np.float64, (5, 2), 3, seed=2, sw="array", mask="array",
+                      **({} if loss in ROW_LOSSES else {"delta": 0.7}))
     kw = {k: v for k, v in case.kwargs.items() if k in ("delta",)}
     call = {k: v for k, v in case.kwargs.items() if k in ("sample_weight", "mask")}
     acc = fastloss.Accumulator(loss, **kw).update(case.y_true, case.y_pred, **call)
@@ -609,14 +763,14 @@ def test_in_losses_dicts_and_accumulator(loss):
 
 
 def _workload(loss, dtype):
-    case = build_case(loss, dtype, (301, 3), 6, seed=7, delta=0.8, hinge_target="binary01",
-                      sw="array", sw_rank=1, mask="array", mask_rank=2)
+    family = {} if loss in ROW_LOSSES else dict(delta=0.8, hinge_target="binary01")
+    case = build_case(loss, dtype, (301, 3), 6, seed=7, sw="array", sw_rank=1, mask="array", mask_rank=2, **family)
     kw = {k: v for k, v in case.kwargs.items() if k not in ("n_threads", "zero_division")}
     return case.y_true, case.y_pred, kw
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("loss", CATALOG)
+@pytest.mark.parametrize("loss", ALL_LOSSES)
 def test_bitwise_equal_across_threads_and_isa_levels(loss, dtype, assert_same_bits):
     y, p, kw = _workload(loss, dtype)
     fn = getattr(fastloss, loss)

@@ -508,3 +508,37 @@ def test_evaluate_huber_delta(capsys, data):
                                                     sample_weight=arrays["sw"], reduction="sum") != expected
     rc, _, err = run_main([*args, "--delta", "-1"], capsys)
     assert rc == 2 and "delta" in err and "Traceback" not in err
+
+
+def test_evaluate_focal_options_reach_the_loss_and_chunks_add_up(capsys, data):
+    # --gamma / --alpha / --apply-class-balancing go to binary_focal_crossentropy; chunked totals equal the whole.
+    d, arrays = data
+    args = ["evaluate", "--loss", "binary_focal_crossentropy", "--y-true", d / "binary.npy", "--y-pred",
+            d / "probs.npy", "--sample-weight", d / "sw.npy", "--mask", d / "mask.npy", "--gamma", "1.5",
+            "--alpha", "0.4", "--apply-class-balancing", "--reduction", "sum", "--chunk-rows", "7"]
+    rc, out, err = run_main(args, capsys)
+    assert rc == 0, err
+    expected = fastloss.binary_focal_crossentropy(arrays["binary"], arrays["probs"], gamma=1.5, alpha=0.4,
+                                                  apply_class_balancing=True, sample_weight=arrays["sw"],
+                                                  mask=arrays["mask"], reduction="sum")
+    assert float(out) == pytest.approx(expected, rel=1e-12)
+    assert expected != fastloss.binary_focal_crossentropy(arrays["binary"], arrays["probs"], sample_weight=arrays["sw"],
+                                                          mask=arrays["mask"], reduction="sum")
+
+
+def test_evaluate_dice_is_not_chunked(capsys, data):
+    # Dice with axis=None is one ratio of sums over the whole batch: chunks would change it, so the CLI makes one call.
+    d, arrays = data
+    args = ["evaluate", "--loss", "dice", "--y-true", d / "binary.npy", "--y-pred", d / "probs.npy",
+            "--smooth", "1", "--chunk-rows", "5"]
+    rc, out, err = run_main(args, capsys)
+    assert rc == 0, err
+    assert float(out) == fastloss.dice(arrays["binary"], arrays["probs"], smooth=1.0)
+
+
+@pytest.mark.parametrize("flag, value", [("--gamma", "2"), ("--q", "0.3"), ("--smooth", "1")])
+def test_option_of_another_loss_is_a_one_line_error(capsys, data, flag, value):
+    d, _ = data
+    rc, _, err = run_main(["evaluate", "--loss", "mse", "--y-true", d / "reg_true.npy", "--y-pred",
+                           d / "reg_pred.npy", flag, value], capsys)
+    assert rc == 2 and flag in err and "not an option of mean_squared_error" in err and "Traceback" not in err

@@ -56,4 +56,5 @@ from . import sklearn, torch  # noqa: E402,F401
 LOSSES = {**core.LOSSES, **catalog.LOSSES, **metrics.LOSSES}
 METRICS = dict(metrics.METRICS)
 
-__all__ = [*core.__all__, *catalog.__all__, *metrics.__all__, "sklearn", "torch"]
+# dict.fromkeys: catalog re-exports binary_crossentropy (it adds the multi-label options to core's).
+__all__ = list(dict.fromkeys([*core.__all__, *catalog.__all__, *metrics.__all__, "sklearn", "torch"]))

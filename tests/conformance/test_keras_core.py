@@ -31,7 +31,6 @@ Deliberate differences, each pinned by a test below rather than avoided silently
 """
 
 import os
-import zlib
 
 import numpy as np
 import pytest
@@ -41,34 +40,22 @@ assert os.environ.get("KERAS_BACKEND") == "numpy", "tests/conformance/conftest.p
 keras = pytest.importorskip("keras")
 
 import fastloss  # noqa: E402
-from keras.src.backend.common.masking import set_keras_mask  # noqa: E402
 from keras.src.trainers.data_adapters.data_adapter_utils import class_weight_to_sample_weights  # noqa: E402
+from keras_reference import (  # noqa: E402
+    EPS32,
+    KERAS_FUNCTION,
+    REDUCTIONS,
+    RTOL,
+    check_loss_object,
+    config_id,
+    fastloss_value,
+    keras_loss,
+    loss_object_matrix,
+)
 
 # Keras's own arithmetic warns on its way to a correct result (0/0 in rows it then zeroes, exp overflow
 # before clipping, divide_no_nan's division by zero); those warnings are not fastloss's.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning:keras.*")
-
-EPS32 = float(np.finfo(np.float32).eps)
-RTOL = 2e-6
-
-REDUCTIONS = ("none", "sum", "sum_over_batch_size", "mean_with_sample_weight")
-
-KERAS_CLASS = {
-    "binary_crossentropy": keras.losses.BinaryCrossentropy,
-    "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
-    "mean_squared_error": keras.losses.MeanSquaredError,
-    "mean_absolute_error": keras.losses.MeanAbsoluteError,
-}
-
-KERAS_FUNCTION = {
-    "binary_crossentropy": keras.losses.binary_crossentropy,
-    "categorical_crossentropy": keras.losses.categorical_crossentropy,
-    "sparse_categorical_crossentropy": keras.losses.sparse_categorical_crossentropy,
-    "mean_squared_error": keras.losses.mean_squared_error,
-    "mean_absolute_error": keras.losses.mean_absolute_error,
-}
-
 
 def test_keras_is_keras3_on_numpy_backend():
     assert int(keras.__version__.split(".")[0]) >= 3
@@ -146,21 +133,6 @@ def _atol(loss, params, y, p, weight_scale=1.0):
     return 8 * EPS32 * scale * max(1.0, weight_scale)
 
 
-def keras_loss(loss, params, reduction, y, p, *, sample_weight=None, mask=None):
-    """Keras's Loss object called as Model.fit calls it: the mask rides on y_pred."""
-    p = np.array(p, copy=True)  # a fresh object, so the id-keyed mask table cannot see a stale entry
-    if mask is not None:
-        set_keras_mask(p, np.asarray(mask, dtype=bool))
-    obj = KERAS_CLASS[loss](reduction=reduction, **params)
-    out = obj(y, p, sample_weight=sample_weight)
-    return np.asarray(out, dtype=np.float64)
-
-
-def fastloss_value(loss, params, reduction, y, p, **kw):
-    out = fastloss.LOSSES[loss](y, p, reduction=reduction, **params, **kw)
-    return np.asarray(out, dtype=np.float64)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # The main matrix: loss x parameters x row shape x dtype x weighting x reduction
 # ---------------------------------------------------------------------------------------------------------------
@@ -182,73 +154,18 @@ LOSS_CONFIGS = [
     ("mean_absolute_error", {}),
 ]
 
-# (rows, K): per-sample rows (N,) and per-timestep rows (N, T); K = 1 only where Keras accepts it.
-SHAPES = [((7,), 4), ((5, 6), 3), ((9,), 1)]
-
-# How weights and masks are given. "*_prefix": fastloss gets (N,) on rows (N, T), Keras the same broadcast.
-WEIGHTINGS = ["plain", "sample_weight", "sample_weight_prefix", "mask", "mask_prefix", "mask_and_weight_prefix"]
-
-
-def _matrix():
-    out = []
-    for loss, params in LOSS_CONFIGS:
-        for rows, K in SHAPES:
-            if K == 1 and loss in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
-                continue  # a single class: Keras warns (CCE), and the loss is identically 0
-            for weighting in WEIGHTINGS:
-                if weighting.endswith("_prefix") and len(rows) == 1:
-                    continue  # a prefix of rows (N,) is (N,): the same as the full-shape case
-                for dtype in ("float32", "float64"):
-                    tag = ",".join(f"{k}={v}" for k, v in params.items()) or "default"
-                    out.append(
-                        pytest.param(
-                            loss, params, rows, K, dtype, weighting,
-                            id=f"{loss}[{tag}]-rows{'x'.join(map(str, rows))}-K{K}-{dtype}-{weighting}",
-                        )
-                    )
-    return out
-
-
-def _weights_and_mask(weighting, rows, rng):
-    """(fastloss kwargs, keras sample_weight, keras mask)"""
-    N = rows[0]
-    kw, sw_k, m_k = {}, None, None
-    if "weight" in weighting:
-        shape = (N,) if weighting.endswith("_prefix") else rows
-        sw = rng.uniform(0.1, 3.0, shape)
-        sw[rng.random(shape) < 0.3] = 0.0  # zero weights
-        kw["sample_weight"] = sw
-        sw_k = np.broadcast_to(sw.reshape(sw.shape + (1,) * (len(rows) - sw.ndim)), rows).copy()
-    if "mask" in weighting:
-        shape = (N,) if weighting.endswith("_prefix") else rows
-        m = rng.random(shape) < 0.7
-        m.flat[0] = True  # at least one included row
-        kw["mask"] = m
-        m_k = np.broadcast_to(m.reshape(m.shape + (1,) * (len(rows) - m.ndim)), rows).copy()
-    return kw, sw_k, m_k
-
-
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("loss, params, rows, K, dtype, weighting", _matrix())
+@pytest.mark.parametrize(
+    "loss, params, rows, K, dtype, weighting",
+    # a single class: Keras warns (CCE), and the loss is identically 0
+    loss_object_matrix(LOSS_CONFIGS, accepts=lambda loss, K: K > 1 or "categorical" not in loss),
+)
 def test_matches_keras_loss_object(loss, params, rows, K, dtype, weighting, reduction):
-    rng = np.random.default_rng(zlib.crc32(repr((loss, params, rows, K, dtype, weighting)).encode()))
-    y, p = make_inputs(loss, params, rows, K, dtype, rng)
-    if K == 1 and rng.random() < 0.5:
-        # a 1-D y_pred is N rows of one value in fastloss; Keras sees the same data as (N, 1)
-        y_f, p_f = y[..., 0], p[..., 0]
-    else:
-        y_f, p_f = y, p
-    kw, sw_k, m_k = _weights_and_mask(weighting, rows, rng)
-
-    expected = keras_loss(loss, params, reduction, y, p, sample_weight=sw_k, mask=m_k)
-    actual = fastloss_value(loss, params, reduction, y_f, p_f, **kw)
-    if reduction == "none":
-        assert actual.shape == tuple(rows)
-    weight_scale = float(np.max(sw_k)) if sw_k is not None else 1.0
-    np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=_atol(loss, params, y, p, weight_scale))
+    check_loss_object(loss, params, rows, K, dtype, weighting, reduction, make_inputs=make_inputs, atol=_atol,
+                      elementwise=True)
 
 
-@pytest.mark.parametrize("loss, params", LOSS_CONFIGS, ids=lambda v: v if isinstance(v, str) else (",".join(f"{k}={x}" for k, x in v.items()) or "default"))
+@pytest.mark.parametrize("loss, params", LOSS_CONFIGS, ids=config_id)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_per_row_values_match_keras_function(loss, params, dtype):
     """fastloss's unweighted per-row values are Keras's functional losses (keras.losses.<name>)."""
@@ -282,7 +199,7 @@ PROB_CONFIGS = [
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("loss, params", PROB_CONFIGS, ids=lambda v: v if isinstance(v, str) else (",".join(f"{k}={x}" for k, x in v.items()) or "default"))
+@pytest.mark.parametrize("loss, params", PROB_CONFIGS, ids=config_id)
 def test_extreme_probabilities_float32(loss, params, reduction):
     rng = np.random.default_rng(5)
     for rows, K in [((40,), 3), ((6, 5), 4), ((30,), 1)]:
