@@ -253,6 +253,8 @@ def test_errors():
         value_and_grad("categorical_crossentropy", np.eye(3), np.full((3, 3), 0.3), class_weight={0: 1.0})
     with pytest.raises(ValueError, match="class_weight: value_and_grad takes a dict or a 1-D array"):
         value_and_grad("binary_crossentropy", np.ones((2, 2)), np.full((2, 2), 0.5), class_weight=np.ones((2, 2)))
+    with pytest.raises(ValueError, match="pos_weight not supported yet"):  # the loss takes it: never ignore it
+        value_and_grad("binary_crossentropy", np.ones((2, 2)), np.full((2, 2), 0.5), pos_weight=2.0)
     with pytest.raises(ValueError, match="delta"):
         value_and_grad("huber", y, p, delta=-1.0)
     assert set(GRADIENT_LOSSES) <= set(fastloss.LOSSES)
