@@ -226,6 +226,19 @@ def _seg_bce_class_weights(shape, dtype, rng):
                 dict(y_true=y_true, y_pred=y_pred, class_weight=class_weight))
 
 
+def _seg_focal(shape, dtype, rng):
+    y_true, y_pred = _segmentation(shape, dtype, rng)
+    return Case("seg_focal", "segmentation binary focal crossentropy (γ=2), mean", "binary_focal_crossentropy", dtype,
+                shape, (y_true, y_pred), {"gamma": 2.0}, dict(y_true=y_true, y_pred=y_pred, gamma=2.0))
+
+
+def _seg_dice(shape, dtype, rng):
+    y_true, y_pred = _segmentation(shape, dtype, rng)
+    axes = tuple(range(1, len(shape)))
+    return Case("seg_dice", "segmentation Dice, axis=(1,2,3), mean over samples", "dice", dtype, shape,
+                (y_true, y_pred), {"axis": axes}, dict(y_true=y_true, y_pred=y_pred))
+
+
 def _keras_legacy(n, dtype, rng):
     t, k = 10, 10  # sequence tagging: (N, T) steps, 10 classes, softmax probabilities
     b = n // (t * k)
@@ -253,9 +266,12 @@ WORKLOADS: dict[str, tuple[Callable, list]] = {
     "mae": (_mae, SIZES),
     "seg_bce_pw": (_seg_bce_pixel_weights, SEGMENTATION),
     "seg_bce_cw": (_seg_bce_class_weights, SEGMENTATION),
+    # fastloss.binary_focal_crossentropy and fastloss.dice come from the loss catalog: their cases are skipped (with
+    # the reason) by a build without them.
+    "seg_focal": (_seg_focal, SEGMENTATION),
+    "seg_dice": (_seg_dice, SEGMENTATION),
     "keras_legacy": (_keras_legacy, SIZES),
 }
-# TODO (README, "Benchmarks"): focal and dice losses on the segmentation shape, once fastloss has them.
 
 # The oracle runs first in each case: its value is the reference the others are checked against.
 CONTESTANTS = ["oracle", "fastloss-1thread", "fastloss-default", "torch", "jax", "numba", "sklearn", "roofline"]
@@ -278,7 +294,12 @@ def _size_id(size):
 def case(request):
     workload, dtype, size = request.param
     rng = np.random.default_rng(12345)
-    return WORKLOADS[workload][0](size, dtype, rng)
+    built = WORKLOADS[workload][0](size, dtype, rng)
+    missing = [where for where, module in (("fastloss", fastloss), ("fastloss.oracle", oracle))
+               if not hasattr(module, built.loss)]
+    if missing:
+        pytest.skip(f"{' and '.join(missing)} has no {built.loss} in this build")
+    return built
 
 
 def _dist_version(name):

@@ -33,6 +33,10 @@ import numpy as np
 PEER_MODULES = {"torch": "torch", "jax": "jax", "numba": "numba", "sklearn": "sklearn"}
 
 
+# Keras's Dice adds backend.epsilon() to the denominator (a Python float, 1e-7).
+DICE_EPSILON = 1e-7
+
+
 def clip_bounds(dtype):
     """Keras's clip bounds rounded to the compute dtype (as fastloss and its oracle use them), as Python floats."""
     t = np.dtype(dtype).type
@@ -119,6 +123,23 @@ def torch_factory(case, threads):
 
         def f():
             return F.binary_cross_entropy(p, y, weight=torch.where(y > 0.5, w1, w0))
+
+    elif w == "seg_focal":  # Keras BinaryFocalCrossentropy(gamma=2): (1 - p_t)^γ · clipped BCE, p_t unclipped
+        y, p = _t(torch, d["y_true"]), _t(torch, d["y_pred"])
+        gamma = d["gamma"]
+
+        def f():
+            bce = F.binary_cross_entropy(p, y, reduction="none")  # data lie inside the clip bounds
+            p_t = y * p + (1 - y) * (1 - p)
+            return ((1 - p_t) ** gamma * bce).mean()
+
+    elif w == "seg_dice":  # Keras Dice(axis=(1, 2, 3)): per-sample 1 - 2Σyp / (Σy + Σp + ε), mean over samples
+        y, p = _t(torch, d["y_true"]), _t(torch, d["y_pred"])
+        axes = tuple(range(1, y.dim()))
+
+        def f():
+            inter = (y * p).sum(axes)
+            return (1 - 2 * inter / (y.sum(axes) + p.sum(axes) + DICE_EPSILON)).mean()
 
     elif w == "keras_legacy":  # Keras 2.2 weighted_masked_objective, transcribed
         labels, p = _t(torch, d["labels"]), _t(torch, d["y_pred"])
@@ -218,6 +239,22 @@ def jax_factory(case, threads):
 
         def g(y, p):
             return jnp.mean(bce(y, p) * jnp.where(y > 0.5, w1, w0))
+
+    elif w == "seg_focal":
+        args = (d["y_true"], d["y_pred"])
+        gamma = d["gamma"]
+
+        def g(y, p):
+            p_t = y * p + (1 - y) * (1 - p)
+            return jnp.mean((1 - p_t) ** gamma * bce(y, p))
+
+    elif w == "seg_dice":
+        args = (d["y_true"], d["y_pred"])
+        axes = tuple(range(1, d["y_pred"].ndim))
+
+        def g(y, p):
+            inter = jnp.sum(y * p, axis=axes)
+            return jnp.mean(1 - 2 * inter / (jnp.sum(y, axis=axes) + jnp.sum(p, axis=axes) + DICE_EPSILON))
 
     elif w == "keras_legacy":
         args = (d["labels"], d["y_pred"], d["mask"], d["sample_weight"])
@@ -356,6 +393,32 @@ if numba is not None:
         return s / n
 
     @_jit
+    def _nb_seg_focal(y, p, gamma, lo, hi):  # flat
+        n = p.shape[0]
+        s = 0.0
+        for i in prange(n):
+            pc = min(max(p[i], lo), hi)
+            bce = -(y[i] * np.log(pc) + (1.0 - y[i]) * np.log(1.0 - pc))
+            p_t = y[i] * p[i] + (1.0 - y[i]) * (1.0 - p[i])
+            s += (1.0 - p_t) ** gamma * bce
+        return s / n
+
+    @_jit
+    def _nb_seg_dice(y, p, eps):  # (B, M): one sample per row
+        b, m = p.shape
+        s = 0.0
+        for i in prange(b):
+            inter = 0.0
+            sy = 0.0
+            sp = 0.0
+            for j in range(m):
+                inter += y[i, j] * p[i, j]
+                sy += y[i, j]
+                sp += p[i, j]
+            s += 1.0 - 2.0 * inter / (sy + sp + eps)
+        return s / b
+
+    @_jit
     def _nb_keras_legacy(labels, p, m, sw, lo, hi):  # (N, T), (N, T, K), (N, T), (N, T)
         n, t, k = p.shape
         s = 0.0
@@ -408,6 +471,13 @@ def numba_factory(case, threads):
     elif w == "seg_bce_cw":
         args = (flat["y_true"], flat["y_pred"], float(d["class_weight"][0]), float(d["class_weight"][1]), lo, hi)
         fn = _nb_seg_bce_cw
+    elif w == "seg_focal":
+        args = (flat["y_true"], flat["y_pred"], float(d["gamma"]), lo, hi)
+        fn = _nb_seg_focal
+    elif w == "seg_dice":
+        rows = d["y_pred"].shape[0]
+        args = (d["y_true"].reshape(rows, -1), d["y_pred"].reshape(rows, -1), DICE_EPSILON)
+        fn = _nb_seg_dice
     elif w == "keras_legacy":
         args = (d["labels"], d["y_pred"], d["mask"], d["sample_weight"], lo, hi)
         fn = _nb_keras_legacy

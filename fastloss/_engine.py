@@ -16,13 +16,16 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import _kernels
-from ._reductions import Totals, canonical_reduction, check_zero_division
+from ._reductions import REDUCTIONS, Totals, canonical_reduction, check_zero_division, scalar_result
 from ._arrays import _float_dtype, _to_numpy
 from .class_weight import class_weight_table
 
-# Inputs with fewer elements run on one thread: waking a sleeping OpenMP pool costs far more than a small
-# loss (PERFORMANCE.md: ~7.8 ms for the first region after an idle pause with libgomp's default policy).
-PARALLEL_MIN_ELEMENTS = 1 << 18
+# Inputs with fewer elements run on one thread. A loss called once per training step finds the OpenMP workers
+# asleep, and with libgomp's default wait policy the first parallel region after an idle pause costs ~6-8 ms
+# (PERFORMANCE.md; benchmarks/threads.py measures it). Serial crossentropies take ~1.5-4 ns per element on one
+# core, so a second thread pays for that wake-up only from ~2M elements on; back to back (workers awake) two
+# threads would already win from ~8K elements, which this threshold gives up below 2M for the idle case.
+PARALLEL_MIN_ELEMENTS = 1 << 21
 # Elements per reduction block. Blocks, not threads, fix the summation order, so results do not depend on
 # the thread count; tests shrink this to run many blocks on small arrays.
 BLOCK_ELEMENTS = 1 << 14
@@ -70,6 +73,13 @@ def resolve_threads(n_threads) -> int:
 # Coercion
 # ----------------------------------------------------------------------------------------------------------
 
+def _read(x, name: str) -> np.ndarray:
+    """_to_numpy, without its checks for the common case of a NumPy array of numbers."""
+    if type(x) is np.ndarray and x.dtype.kind in "biuf":
+        return x
+    return _to_numpy(x, name)
+
+
 def _as_labels(y_true, rows_shape, name="y_true") -> np.ndarray:
     labels = _to_numpy(y_true, name)
     if labels.shape != rows_shape and labels.shape == rows_shape + (1,):
@@ -105,6 +115,8 @@ def _match_dense_target(y_true: np.ndarray, y_pred: np.ndarray, pred_shape_given
 def _prefix_broadcast(x: np.ndarray, rows_shape, name: str):
     """(flat array, rows per entry) for an array whose shape leads the row shape; never expanded to row size."""
     shape = x.shape
+    if shape == rows_shape[: len(shape)]:  # the common case, without the search below
+        return x if len(shape) == 1 else x.reshape(-1), math.prod(rows_shape[len(shape):])
     while shape and shape != rows_shape[: len(shape)] and shape[-1] == 1:
         shape = shape[:-1]  # (N, 1) on rows (N, T) is per-sample, as Keras users write it
     if len(shape) > len(rows_shape) or shape != rows_shape[: len(shape)]:
@@ -117,20 +129,21 @@ def _prefix_broadcast(x: np.ndarray, rows_shape, name: str):
     return x.reshape(shape).reshape(-1), inner
 
 
-def _sample_weight(sample_weight, rows_shape, n_rows):
-    """(weights or None, rows per entry, E, E0)."""
+def _sample_weight(sample_weight, rows_shape, n_rows, count_nonzero=True):
+    """(weights or None, rows per entry, E, E0); E0 is None unless count_nonzero (only keras_legacy reads it)."""
     if sample_weight is None:
         return None, 1, n_rows, n_rows
-    sw = _to_numpy(sample_weight, "sample_weight")
+    sw = _read(sample_weight, "sample_weight")
     flat, inner = _prefix_broadcast(sw, rows_shape, "sample_weight")
-    flat = np.ascontiguousarray(flat, dtype=np.float64)
-    return flat, inner, flat.size, int(np.count_nonzero(flat))
+    # astype converts in one pass (ascontiguousarray with a dtype takes ~50% longer on small arrays).
+    flat = np.ascontiguousarray(flat) if flat.dtype == np.float64 else flat.astype(np.float64, order="C")
+    return flat, inner, flat.size, int(np.count_nonzero(flat)) if count_nonzero else None
 
 
 def _mask(mask, rows_shape):
     if mask is None:
         return None, 1
-    m = _to_numpy(mask, "mask")
+    m = _read(mask, "mask")
     flat, inner = _prefix_broadcast(m, rows_shape, "mask")
     if flat.dtype == np.bool_:
         flat = np.ascontiguousarray(flat).view(np.uint8)
@@ -155,6 +168,12 @@ _CLIP_BOUNDS = {dtype: _clip_bounds_in(dtype) for dtype in (np.float32, np.float
 
 _PARAM_INDEX = {name: i for i, name in enumerate(_kernels.PARAM_FIELDS)}
 
+# The per-call work of a small input is mostly Python; these caches keep a 1e3-element call within a few µs.
+_CANONICAL_REDUCTION = {name: canonical_reduction(name) for name in REDUCTIONS}
+_NEEDS_NONZERO_ENTRIES = ("keras_legacy", "totals")  # the reductions that read E0
+_FLOAT_DTYPES = {np.dtype(np.float32): np.float32, np.dtype(np.float64): np.float64}
+_params_cache: dict = {}
+
 
 def kernel_params(options: Mapping[str, float] | None = None, **defaults) -> np.ndarray:
     """The kernel's `params` array (order: _kernels.PARAM_FIELDS); unnamed fields are 0, `options` win."""
@@ -165,6 +184,20 @@ def kernel_params(options: Mapping[str, float] | None = None, **defaults) -> np.
                 params[_PARAM_INDEX[name]] = value
             except KeyError:
                 raise TypeError(f"kernel parameter {name!r} is not one of {tuple(_PARAM_INDEX)}") from None
+    return params
+
+
+def _params(options, lo, hi, keep, offset, delta) -> np.ndarray:
+    """kernel_params for the engine's own fields, cached (read-only) when no kernel options are given."""
+    if options:
+        return kernel_params(options, lo=lo, hi=hi, keep=keep, offset=offset, delta=delta)
+    key = (lo, hi, keep, offset, delta)
+    params = _params_cache.get(key)
+    if params is None:
+        params = kernel_params(None, lo=lo, hi=hi, keep=keep, offset=offset, delta=delta)
+        params.flags.writeable = False
+        if len(_params_cache) < 256:
+            _params_cache[key] = params
     return params
 
 
@@ -190,14 +223,17 @@ def evaluate(
     zero_division=0.0,
     n_threads=None,
 ):
-    reduction = canonical_reduction(reduction)
-    zero_division = check_zero_division(zero_division)
-    threads = resolve_threads(n_threads)
+    canonical = _CANONICAL_REDUCTION.get(reduction) if type(reduction) is str else None
+    reduction = canonical if canonical is not None else canonical_reduction(reduction)
+    if type(zero_division) is not float:
+        zero_division = check_zero_division(zero_division)
+    # None is resolved once the size is known: a small input runs on one thread without asking OpenMP.
+    threads = None if n_threads is None else resolve_threads(n_threads)
 
-    y_pred_arr = _to_numpy(y_pred, "y_pred")
+    y_pred_arr = _read(y_pred, "y_pred")
     if y_pred_arr.ndim == 0:
         raise ValueError("y_pred: expected an array with at least one axis, got a scalar")
-    dtype = _float_dtype(y_pred_arr)
+    dtype = _FLOAT_DTYPES.get(y_pred_arr.dtype) or _float_dtype(y_pred_arr)
     pred_shape_given = y_pred_arr.shape
     if elementwise and y_pred_arr.ndim == 1:
         y_pred_arr = y_pred_arr[:, None]
@@ -215,26 +251,29 @@ def evaluate(
         ):
             raise TypeError(f"ignore_class: expected None or an integer class, got {ignore_class!r}")
     else:
-        yt = _match_dense_target(_to_numpy(y_true, "y_true"), y_pred_arr, pred_shape_given)
+        yt = _match_dense_target(_read(y_true, "y_true"), y_pred_arr, pred_shape_given)
         yt = np.ascontiguousarray(yt, dtype=dtype).reshape(n_rows, K)
 
-    sw, sw_inner, weight_entries, nonzero_entries = _sample_weight(sample_weight, rows_shape, n_rows)
+    sw, sw_inner, weight_entries, nonzero_entries = _sample_weight(sample_weight, rows_shape, n_rows,
+                                                                   reduction in _NEEDS_NONZERO_ENTRIES)
     mask_arr, mask_inner = _mask(mask, rows_shape)
     cw = class_weight_table(class_weight)
     if cw is not None:
         weight_entries = n_rows  # the effective weight array is per row
 
-    out = np.empty(n_rows if reduction == "none" else 0, dtype=dtype)
+    out = np.empty(n_rows, dtype=dtype) if reduction == "none" else None
     block_rows = max(1, BLOCK_ELEMENTS // K)
     if n_rows * K < PARALLEL_MIN_ELEMENTS:
         threads = 1
+    elif threads is None:
+        threads = resolve_threads(None)
     lo, hi = _CLIP_BOUNDS[dtype]
     kernel = getattr(_kernels, kernel_name)
     if columns is not None:
         columns = np.ascontiguousarray(columns, dtype=np.float64).reshape(-1)
     if sparse:
         ignore = None if ignore_class is None else int(ignore_class)
-        params = kernel_params(options, lo=lo, hi=hi, keep=1.0, offset=0.0, delta=delta)
+        params = _params(options, lo, hi, 1.0, 0.0, delta)
         result = kernel(yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, ignore, params, columns,
                         block_rows, threads)
     else:
@@ -243,7 +282,7 @@ def evaluate(
             keep, offset = target_transform(yt, _included_rows(mask_arr, mask_inner, n_rows))
         else:
             keep, offset = 1.0 - smoothing, smoothing / (smoothing_classes or K)
-        params = kernel_params(options, lo=lo, hi=hi, keep=keep, offset=offset, delta=delta)
+        params = _params(options, lo, hi, keep, offset, delta)
         result = kernel(yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, params, columns, block_rows, threads)
     S, W, V, Z, cw_nonzero, error, error_row = result
     if error:
@@ -251,12 +290,11 @@ def evaluate(
                             mask_inner, ignore_class)
     if cw is not None:
         nonzero_entries = cw_nonzero
-    totals = Totals(S, W, V, Z, n_rows, weight_entries, nonzero_entries)
     if reduction == "none":
         return out.reshape(rows_shape)
     if reduction == "totals":
-        return totals
-    return totals.result(reduction, zero_division)
+        return Totals(S, W, V, Z, n_rows, weight_entries, nonzero_entries)
+    return scalar_result(reduction, zero_division, S, W, V, Z, n_rows, weight_entries, nonzero_entries)
 
 
 def _included_rows(mask_arr, mask_inner, n_rows):

@@ -17,11 +17,11 @@ _KernelResult = tuple[float, float, int, int, int, int, int]
 
 PARAM_FIELDS: tuple[str, ...]
 
-def _dense(y_true: NDArray[np.floating], y_pred: NDArray[np.floating], out: NDArray[np.floating],
+def _dense(y_true: NDArray[np.floating], y_pred: NDArray[np.floating], out: NDArray[np.floating] | None,
            sample_weight: NDArray[np.float64] | None, sw_inner: int, class_weight: NDArray[np.float64] | None,
            mask: NDArray[np.uint8] | None, mask_inner: int, params: NDArray[np.float64],
            columns: NDArray[np.float64] | None, block_rows: int, n_threads: int) -> _KernelResult: ...
-def _sparse(y_true: NDArray, y_pred: NDArray[np.floating], out: NDArray[np.floating],
+def _sparse(y_true: NDArray, y_pred: NDArray[np.floating], out: NDArray[np.floating] | None,
             sample_weight: NDArray[np.float64] | None, sw_inner: int, class_weight: NDArray[np.float64] | None,
             mask: NDArray[np.uint8] | None, mask_inner: int, ignore: int | None, params: NDArray[np.float64],
             columns: NDArray[np.float64] | None, block_rows: int, n_threads: int) -> _KernelResult: ...

@@ -78,6 +78,13 @@ typedef struct {
     FL_ELEMENTWISE(FL_TABLE_FIELDS, _, _)
     fl_lse_f32_fn log_sum_exp_f32;
     fl_lse_f64_fn log_sum_exp_f64;
+    /* Label-free parts of short rows for the sparse kernels: non-zero if the chunk holds a value to report. */
+    int (*rows_log_sum_exp_f32)(const float*, ptrdiff_t, ptrdiff_t, double*);
+    int (*rows_log_sum_exp_f64)(const double*, ptrdiff_t, ptrdiff_t, double*);
+    int (*rows_probability_sum_f32)(const float*, ptrdiff_t, ptrdiff_t, double*);
+    int (*rows_probability_sum_f64)(const double*, ptrdiff_t, ptrdiff_t, double*);
+    fl_rows_f32_fn rows_cce_logits_f32, rows_cce_probabilities_f32;
+    fl_rows_f64_fn rows_cce_logits_f64, rows_cce_probabilities_f64;
     fl_row_f32_fn cce_logits_f32, cce_probabilities_f32;
     fl_row_f64_fn cce_logits_f64, cce_probabilities_f64;
     void (*reduce_rows)(const double*, ptrdiff_t, const double*, double*);
@@ -230,6 +237,18 @@ FL_INLINE double fl_squared_hinge_element(double y, double p, const fl_params* p
         RESULT = FL_LANE_SUM(fl_acc_, fl_tail_);                                                              \
     } while (0)
 
+/* Σ buf[0..n) in FL_SUM_TERMS's order for n <= FL_CHUNK (one chunk): the same bits as FL_SUM_TERMS over those
+ * terms, so a row summed here equals the row summed by the per-row functions. */
+FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
+{
+    double acc[FL_LANES] = {0.0}, tail = 0.0;
+    const ptrdiff_t n8 = n - n % FL_LANES;
+    for (ptrdiff_t i = 0; i < n8; i += FL_LANES)
+        for (int j = 0; j < FL_LANES; j++) acc[j] += buf[i + j];
+    for (ptrdiff_t i = n8; i < n; i++) tail += buf[i];
+    return FL_LANE_SUM(acc, tail);
+}
+
 /* BCE on probabilities. With targets exactly 0 or 1 and no label smoothing, -(y·log p + (1-y)·log(1-p)) is
  * exactly -log(p) or -log(1-p): the other product is 0 times a finite negative log (p is clipped inside
  * (0, 1)), i.e. -0, and x + (-0) = x. So a chunk of hard targets takes one log per element instead of two and
@@ -301,6 +320,52 @@ FL_INLINE double fl_squared_hinge_element(double y, double p, const fl_params* p
         return m + fl_log(total);                                                                             \
     }                                                                                                         \
                                                                                                               \
+    /* log-sum-exp of nr rows of K logits (nr·K <= FL_CHUNK): the exps of the whole chunk in one SIMD loop instead  \
+     * of one short loop per row. Each row gets the bits of fl_log_sum_exp (same maximum, same terms, same sums). */ \
+    ATTR static int fl_rows_log_sum_exp_##TS##_##ISA(const T* restrict z, ptrdiff_t nr, ptrdiff_t K,           \
+                                                      double* restrict rows)                                 \
+    {                                                                                                         \
+        double terms[FL_CHUNK], shift[FL_CHUNK];                                                              \
+        const ptrdiff_t n = nr * K;                                                                           \
+        /* Row maxima, vectorised across rows. The maximum is exact, so it is fl_row_max's value (a NaN in the    \
+         * row makes the log-sum-exp NaN either way; of -0 and +0 either gives the same bits below). */          \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t r = 0; r < nr; r++) {                                                                  \
+            double m = z[r * K];                                                                              \
+            for (ptrdiff_t k = 1; k < K; k++) {                                                               \
+                const double v = z[r * K + k];                                                                \
+                m = v > m ? v : m;                                                                            \
+            }                                                                                                 \
+            rows[r] = m;                                                                                      \
+        }                                                                                                     \
+        for (ptrdiff_t r = 0; r < nr; r++)                                                                    \
+            for (ptrdiff_t k = 0; k < K; k++) shift[r * K + k] = rows[r];                                     \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) terms[i] = fl_exp((double)z[i] - shift[i]);                         \
+        for (ptrdiff_t r = 0; r < nr; r++) shift[r] = fl_lane_sum(terms + r * K, K);                          \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = rows[r] + fl_log(shift[r]);                              \
+        return 0;                                                                                             \
+    }                                                                                                         \
+                                                                                                              \
+    /* Σ_k p of nr rows (nr·K <= FL_CHUNK), each summed in k order like _row_scce_probabilities, vectorised     \
+     * across rows; non-zero if a probability of the chunk lies outside [0, 1]. */                             \
+    ATTR static int fl_rows_probability_sum_##TS##_##ISA(const T* restrict p, ptrdiff_t nr, ptrdiff_t K,       \
+                                                         double* restrict rows)                               \
+    {                                                                                                         \
+        const ptrdiff_t n = nr * K;                                                                           \
+        int bad = 0;                                                                                          \
+        _Pragma("omp simd reduction(|:bad)")                                                                  \
+        for (ptrdiff_t i = 0; i < n; i++) bad |= ((double)p[i] < 0.0) | ((double)p[i] > 1.0);                 \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t r = 0; r < nr; r++) {                                                                  \
+            double total = 0.0;                                                                               \
+            for (ptrdiff_t k = 0; k < K; k++) total += (double)p[r * K + k];                                  \
+            rows[r] = total;                                                                                  \
+        }                                                                                                     \
+        return bad;                                                                                           \
+    }                                                                                                         \
+                                                                                                              \
     ATTR static double fl_row_cce_logits_##TS##_##ISA(const T* restrict y, const T* restrict z, ptrdiff_t K,  \
                                                       const fl_params* prm_in, int* bad)                      \
     {                                                                                                         \
@@ -326,6 +391,49 @@ FL_INLINE double fl_squared_hinge_element(double y, double p, const fl_params* p
         FL_SUM_TERMS(loss, K, -(((double)y[k] * prm.keep + prm.offset)                                        \
                                * fl_log(fl_clip((double)p[k] / total, prm.lo, prm.hi))));                     \
         return loss;                                                                                          \
+    }
+
+/* Chunks of short rows for the categorical crossentropies (nr·K <= FL_CHUNK): each loop runs over the whole chunk,
+ * and every row gets the bits of the per-row function (same terms, summed by fl_lane_sum in FL_SUM_TERMS order). */
+#define FL_CCE_ROWS(ISA, ATTR, T, TS)                                                                          \
+    ATTR static int fl_rows_cce_logits_##TS##_##ISA(const T* restrict y, const T* restrict z, ptrdiff_t nr,  \
+                                                    ptrdiff_t K, const fl_params* prm_in, double* restrict rows)\
+    {                                                                                                         \
+        const fl_params prm = *prm_in;                                                                        \
+        double terms[FL_CHUNK], lse[FL_CHUNK];                                                                \
+        const ptrdiff_t n = nr * K;                                                                           \
+        fl_rows_log_sum_exp_##TS##_##ISA(z, nr, K, rows);                                                     \
+        for (ptrdiff_t r = 0; r < nr; r++)                                                                    \
+            for (ptrdiff_t k = 0; k < K; k++) lse[r * K + k] = rows[r];                                       \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) terms[i] = ((double)y[i] * prm.keep + prm.offset) * (lse[i] - (double)z[i]);\
+        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_lane_sum(terms + r * K, K);                           \
+        return 0;                                                                                             \
+    }                                                                                                         \
+                                                                                                              \
+    ATTR static int fl_rows_cce_probabilities_##TS##_##ISA(const T* restrict y, const T* restrict p,         \
+                                                           ptrdiff_t nr, ptrdiff_t K, const fl_params* prm_in,\
+                                                           double* restrict rows)                             \
+    {                                                                                                         \
+        const fl_params prm = *prm_in;                                                                        \
+        double terms[FL_CHUNK], total[FL_CHUNK];                                                              \
+        const ptrdiff_t n = nr * K;                                                                           \
+        int bad = 0;                                                                                          \
+        _Pragma("omp simd reduction(|:bad)")                                                                  \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                                   \
+            terms[i] = (double)p[i];                                                                          \
+            bad |= (terms[i] < 0.0) | (terms[i] > 1.0);                                                       \
+        }                                                                                                     \
+        for (ptrdiff_t r = 0; r < nr; r++) {                                                                  \
+            const double t = fl_lane_sum(terms + r * K, K);                                                   \
+            for (ptrdiff_t k = 0; k < K; k++) total[r * K + k] = t;                                           \
+        }                                                                                                     \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t i = 0; i < n; i++)                                                                     \
+            terms[i] = -(((double)y[i] * prm.keep + prm.offset)                                               \
+                         * fl_log(fl_clip((double)p[i] / total[i], prm.lo, prm.hi)));                         \
+        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_lane_sum(terms + r * K, K);                           \
+        return bad;                                                                                           \
     }
 
 /* Totals of nr included rows with per-row weights w (or weight 1 when w is NULL): sums[0] = Σ w·l,
@@ -369,6 +477,8 @@ FL_INLINE double fl_squared_hinge_element(double y, double p, const fl_params* p
 #define FL_LEVEL(ISA, ATTR)                                                                                    \
     FL_ROW_FUNCTIONS(ISA, ATTR, float, f32)                                                                   \
     FL_ROW_FUNCTIONS(ISA, ATTR, double, f64)                                                                  \
+    FL_CCE_ROWS(ISA, ATTR, float, f32)                                                                        \
+    FL_CCE_ROWS(ISA, ATTR, double, f64)                                                                       \
     FL_REDUCE_ROWS(ISA, ATTR)                                                                                 \
     static const fl_vtable fl_vtable_##ISA = {                                                                \
         .bce_probabilities_f32 = fl_rows_bce_probabilities_f32_##ISA,                                         \
@@ -376,6 +486,14 @@ FL_INLINE double fl_squared_hinge_element(double y, double p, const fl_params* p
         FL_ELEMENTWISE(FL_TABLE_ENTRIES, ISA, _)                                                              \
         .log_sum_exp_f32 = fl_log_sum_exp_f32_##ISA,                                                          \
         .log_sum_exp_f64 = fl_log_sum_exp_f64_##ISA,                                                          \
+        .rows_log_sum_exp_f32 = fl_rows_log_sum_exp_f32_##ISA,                                                \
+        .rows_log_sum_exp_f64 = fl_rows_log_sum_exp_f64_##ISA,                                                \
+        .rows_probability_sum_f32 = fl_rows_probability_sum_f32_##ISA,                                        \
+        .rows_probability_sum_f64 = fl_rows_probability_sum_f64_##ISA,                                        \
+        .rows_cce_logits_f32 = fl_rows_cce_logits_f32_##ISA,                                                  \
+        .rows_cce_logits_f64 = fl_rows_cce_logits_f64_##ISA,                                                  \
+        .rows_cce_probabilities_f32 = fl_rows_cce_probabilities_f32_##ISA,                                    \
+        .rows_cce_probabilities_f64 = fl_rows_cce_probabilities_f64_##ISA,                                    \
         .cce_logits_f32 = fl_row_cce_logits_f32_##ISA,                                                        \
         .cce_probabilities_f32 = fl_row_cce_probabilities_f32_##ISA,                                          \
         .cce_logits_f64 = fl_row_cce_logits_f64_##ISA,                                                        \

@@ -38,6 +38,9 @@ KERAS_CLASS = {
     "kl_divergence": keras.losses.KLDivergence,
     "categorical_hinge": keras.losses.CategoricalHinge,
     "cosine_similarity": keras.losses.CosineSimilarity,
+    "binary_focal_crossentropy": keras.losses.BinaryFocalCrossentropy,
+    "categorical_focal_crossentropy": keras.losses.CategoricalFocalCrossentropy,
+    "categorical_generalized_cross_entropy": keras.losses.CategoricalGeneralizedCrossEntropy,
 }
 KERAS_FUNCTION = {name: getattr(keras.losses, name) for name in KERAS_CLASS}
 
@@ -78,14 +81,14 @@ SHAPES = [((7,), 4), ((5, 6), 3), ((9,), 1)]
 WEIGHTINGS = ["plain", "sample_weight", "sample_weight_prefix", "mask", "mask_prefix", "mask_and_weight_prefix"]
 
 
-def loss_object_matrix(loss_configs, *, accepts=lambda loss, K: True):
+def loss_object_matrix(loss_configs, *, accepts=lambda loss, K: True, shapes=SHAPES, weightings=WEIGHTINGS):
     """pytest params (loss, params, rows, K, dtype, weighting) for every config where ``accepts(loss, K)``."""
     out = []
     for loss, params in loss_configs:
-        for rows, K in SHAPES:
+        for rows, K in shapes:
             if not accepts(loss, K):
                 continue
-            for weighting in WEIGHTINGS:
+            for weighting in weightings:
                 if weighting.endswith("_prefix") and len(rows) == 1:
                     continue  # a prefix of rows (N,) is (N,): the same as the full-shape case
                 for dtype in ("float32", "float64"):
@@ -118,9 +121,12 @@ def weights_and_mask(weighting, rows, rng):
 def check_loss_object(loss, params, rows, K, dtype, weighting, reduction, *, make_inputs, atol, elementwise):
     """One matrix entry: fastloss against the Keras Loss object, inputs from ``make_inputs(loss, params, rows, K,
     dtype, rng)``, tolerance ``RTOL`` plus ``atol(loss, params, y, p, weight_scale)``. ``elementwise``: with K == 1,
-    fastloss gets a 1-D y_pred half of the time (N rows of one value; Keras sees the same data as (N, 1))."""
+    fastloss gets a 1-D y_pred half of the time (N rows of one value; Keras sees the same data as (N, 1)).
+    ``make_inputs`` returns (y, p), or (y, p, params) where loss arguments are drawn with the data (an array alpha)."""
     rng = np.random.default_rng(zlib.crc32(repr((loss, params, rows, K, dtype, weighting)).encode()))
-    y, p = make_inputs(loss, params, rows, K, dtype, rng)
+    y, p, *drawn = make_inputs(loss, params, rows, K, dtype, rng)
+    if drawn:
+        (params,) = drawn
     if elementwise and K == 1 and rng.random() < 0.5:
         y_f, p_f = y[..., 0], p[..., 0]
     else:

@@ -1,8 +1,8 @@
 """fastloss.sklearn against its oracle (fastloss.oracle.sklearn), plus its own errors and invariances.
 
-Cases: every façade function × float32/float64 × sample weights (none, positive, with zeros, with negative
-entries) × label kinds (integers, strings, booleans) × binary/multiclass/indicator shapes, on data that hits the
-clip bounds (probabilities exactly 0 and 1). Both sides compute in float64 from the same input values (the steps
+Cases (tests/sklearn_cases.py): every façade function × float32/float64 × sample weights (none, positive, with
+zeros, with negative entries) × label kinds (integers, strings, booleans) × binary/multiclass/indicator shapes, on
+data that hits the clip bounds (probabilities exactly 0 and 1). Both sides compute in float64 from the same input values (the steps
 scikit-learn takes in the input dtype, ``1 - p`` and the clip bounds, are taken in it on both sides), so they agree
 to summation order: 1e-12 relative. The thread test runs the block driver on tiny blocks and wants the same bits
 for 1 and 3 threads. Agreement with scikit-learn itself is tests/conformance/test_sklearn_facade.py's job.
@@ -17,118 +17,10 @@ import pytest
 
 from fastloss import oracle
 from fastloss import sklearn as fsk
+from sklearn_cases import CASES, WEIGHTS, case
 
 RTOL = 1e-12
-N = 64
 DTYPES = [np.float64, np.float32]
-WEIGHTS = ["none", "positive", "with_zeros", "with_negatives"]
-STRINGS = np.array(["ant", "bee", "cat", "dog", "eel"])
-
-
-def _weights(rng, n, kind):
-    if kind == "none":
-        return None
-    w = rng.uniform(0.1, 3.0, n)
-    if kind == "with_zeros":
-        w[rng.random(n) < 0.4] = 0.0
-        w[0] = 1.5
-    elif kind == "with_negatives":
-        w[rng.random(n) < 0.3] *= -0.25  # the sum stays clearly positive
-    return w
-
-
-def _probabilities(rng, n, k, dtype):
-    """Rows summing to 1, with exact 0 and 1 entries (the clip bounds) in a few rows."""
-    p = rng.dirichlet(np.ones(k), n)
-    p[1] = 0.0
-    p[1, 0] = 1.0
-    p[2] = 0.0
-    p[2, -1] = 1.0
-    return p.astype(dtype)
-
-
-def _labels(rng, n, classes, kind):
-    y = rng.integers(0, classes, n)
-    y[:classes] = np.arange(classes)  # every class present
-    if kind == "str":
-        return STRINGS[y]
-    if kind == "bool":
-        return y.astype(bool)
-    return y * 3 - 2  # integers that are not column indices
-
-
-def _case(function, variant, dtype, weight_kind, seed=0):
-    """(args, kwargs) for one call of ``function``."""
-    rng = np.random.default_rng(seed)
-    w = _weights(rng, N, weight_kind)
-    kw = {} if w is None else {"sample_weight": w}
-    if function in ("log_loss", "brier_score_loss"):
-        if variant == "binary-1d":
-            y = _labels(rng, N, 2, "int")
-            p = _probabilities(rng, N, 2, dtype)[:, 1]
-            if function == "brier_score_loss":
-                kw["pos_label"] = int(y.max())
-            return (y, p), kw
-        if variant == "binary-str-2col":
-            return (_labels(rng, N, 2, "str"), _probabilities(rng, N, 2, dtype)), kw
-        if variant == "multiclass-str":
-            return (_labels(rng, N, 4, "str"), _probabilities(rng, N, 4, dtype)), kw
-        if variant == "multiclass-labels":
-            # classes "eel" and "ant" never occur in y_true: labels= declares them
-            y = STRINGS[rng.integers(1, 4, N)]
-            kw["labels"] = list(STRINGS)
-            return (y, _probabilities(rng, N, 5, dtype)), kw
-        if variant == "indicator":
-            y = (rng.random((N, 3)) < 0.4).astype(np.int64)
-            return (y, _probabilities(rng, N, 3, dtype)), kw
-        if variant == "bool-1d":
-            return (_labels(rng, N, 2, "bool"), _probabilities(rng, N, 2, dtype)[:, 0]), kw
-    if function == "hinge_loss":
-        if variant == "binary":
-            return (_labels(rng, N, 2, "int"), rng.normal(0, 2, N).astype(dtype)), kw
-        if variant == "binary-str":
-            return (_labels(rng, N, 2, "str"), rng.normal(0, 2, (N, 1)).astype(dtype)), kw
-        if variant == "one-class":
-            return (np.full(N, 4), rng.normal(0, 2, N).astype(dtype)), kw
-        if variant == "multiclass":
-            return (_labels(rng, N, 4, "int"), rng.normal(0, 2, (N, 4)).astype(dtype)), kw
-        if variant == "multiclass-labels":
-            kw["labels"] = list(STRINGS)
-            return (STRINGS[rng.integers(0, 3, N)], rng.normal(0, 2, (N, 5)).astype(dtype)), kw
-    if function in ("mean_squared_error", "mean_absolute_error"):
-        shape = (N,) if variant.startswith("1d") else (N, 3)
-        y, p = rng.normal(0, 2, shape).astype(dtype), rng.normal(0, 2, shape).astype(dtype)
-        if variant.endswith("raw"):
-            kw["multioutput"] = "raw_values"
-        elif variant.endswith("array"):
-            kw["multioutput"] = np.array([0.5, 2.0, -0.25])
-        return (y, p), kw
-    if function == "accuracy_score":
-        if variant == "int":
-            return (rng.integers(0, 3, N), rng.integers(0, 3, N).astype(dtype)), kw
-        if variant == "str":
-            return (STRINGS[rng.integers(0, 3, N)], STRINGS[rng.integers(0, 3, N)]), kw
-        if variant == "indicator":
-            y = (rng.random((N, 3)) < 0.5).astype(dtype)
-            p = y.copy()
-            flip = rng.random(N) < 0.4
-            p[flip, 1] = 1 - p[flip, 1]
-            return (y, p), kw
-        if variant == "unnormalized":
-            kw["normalize"] = False
-            return (rng.integers(0, 3, N), rng.integers(0, 3, N)), kw
-    raise AssertionError((function, variant))
-
-
-VARIANTS = {
-    "log_loss": ["binary-1d", "binary-str-2col", "multiclass-str", "multiclass-labels", "indicator", "bool-1d"],
-    "brier_score_loss": ["binary-1d", "binary-str-2col", "multiclass-str", "multiclass-labels", "indicator"],
-    "hinge_loss": ["binary", "binary-str", "one-class", "multiclass", "multiclass-labels"],
-    "mean_squared_error": ["1d", "2d", "2d-raw", "2d-array"],
-    "mean_absolute_error": ["1d", "2d", "2d-raw", "2d-array"],
-    "accuracy_score": ["int", "str", "indicator", "unnormalized"],
-}
-CASES = [(f, v) for f, variants in VARIANTS.items() for v in variants]
 
 
 def _call(module, function, args, kwargs, **extra):
@@ -139,7 +31,7 @@ def _call(module, function, args, kwargs, **extra):
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("function, variant", CASES, ids=[f"{f}-{v}" for f, v in CASES])
 def test_matches_oracle(function, variant, dtype, weight_kind):
-    args, kwargs = _case(function, variant, dtype, weight_kind)
+    args, kwargs = case(function, variant, dtype, weight_kind)
     expected = _call(oracle.sklearn, function, args, kwargs)
     actual = _call(fsk, function, args, kwargs)
     if isinstance(kwargs.get("multioutput"), str):
@@ -152,7 +44,7 @@ def test_matches_oracle(function, variant, dtype, weight_kind):
 
 @pytest.mark.parametrize("function, variant", CASES, ids=[f"{f}-{v}" for f, v in CASES])
 def test_same_bits_for_any_thread_count(function, variant, small_blocks):
-    args, kwargs = _case(function, variant, np.float64, "with_negatives", seed=5)
+    args, kwargs = case(function, variant, np.float64, "with_negatives", seed=5)
     reference = np.asarray(_call(fsk, function, args, kwargs, n_threads=1))
     for n_threads in (3, -1):
         assert np.asarray(_call(fsk, function, args, kwargs, n_threads=n_threads)).tobytes() == reference.tobytes()
@@ -160,7 +52,7 @@ def test_same_bits_for_any_thread_count(function, variant, small_blocks):
 
 @pytest.mark.parametrize("function, variant", CASES, ids=[f"{f}-{v}" for f, v in CASES])
 def test_inputs_are_not_modified(function, variant):
-    args, kwargs = _case(function, variant, np.float32, "with_zeros", seed=2)
+    args, kwargs = case(function, variant, np.float32, "with_zeros", seed=2)
     before = [np.array(a, copy=True) for a in args] + [np.array(kwargs.get("sample_weight"), copy=True)]
     _call(fsk, function, args, kwargs)
     after = list(args) + [np.array(kwargs.get("sample_weight"))]

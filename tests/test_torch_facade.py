@@ -11,6 +11,7 @@ import pytest
 
 import fastloss.oracle.torch as oracle
 import fastloss.torch as FT
+from torch_cases import kl_div_case, poisson_case, signed_case
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -112,33 +113,6 @@ def _regression(name, shape, **extra):
     return build
 
 
-def _kl(shape, log_target):
-    def build(rng, dtype):
-        x = np.log(rng.dirichlet(np.ones(shape[-1]), shape[:-1])).astype(dtype)
-        t = rng.dirichlet(np.ones(shape[-1]), shape[:-1])
-        t.reshape(-1)[rng.random(t.size) < 0.1] = 0.0  # t = 0 contributes 0
-        if log_target:
-            t = np.log(t + 1e-3)
-        return "kl_div", (x, t.astype(dtype)), dict(log_target=log_target)
-    return build
-
-
-def _poisson(shape, log_input, full):
-    def build(rng, dtype):
-        x = rng.normal(0.0, 1.0, shape) if log_input else rng.uniform(0.0, 4.0, shape)
-        t = rng.poisson(2.0, shape).astype(np.float64)
-        return "poisson_nll_loss", (x.astype(dtype), t.astype(dtype)), dict(log_input=log_input, full=full)
-    return build
-
-
-def _signed(name, shape, **extra):
-    def build(rng, dtype):
-        x = rng.normal(0.0, 3.0, shape)
-        y = rng.choice([-1.0, 1.0, 0.5], shape, p=[0.45, 0.45, 0.1])
-        return name, (x.astype(dtype), y.astype(dtype)), dict(extra)
-    return build
-
-
 def _multilabel(shape, weight):
     def build(rng, dtype):
         z = _logits(rng, shape, dtype)
@@ -191,13 +165,13 @@ CASES = {
     "smooth_l1-beta0": _regression("smooth_l1_loss", (8, 3), beta=0.0),
     "huber": _regression("huber_loss", (8, 3), delta=0.8),
     "huber-weight": _regression("huber_loss", (5, 4), delta=2.0, weight="elements"),
-    "kl_div": _kl((6, 4), False),
-    "kl_div-log_target(N,T,C)": _kl((3, 4, 5), True),
-    "poisson": _poisson((7, 3), True, False),
-    "poisson-full": _poisson((7, 3), True, True),
-    "poisson-prob-full": _poisson((5, 4), False, True),
-    "hinge_embedding": _signed("hinge_embedding_loss", (10, 3), margin=0.7),
-    "soft_margin": _signed("soft_margin_loss", (4, 5, 2)),
+    "kl_div": kl_div_case((6, 4), False),
+    "kl_div-log_target(N,T,C)": kl_div_case((3, 4, 5), True),
+    "poisson": poisson_case((7, 3), True, False),
+    "poisson-full": poisson_case((7, 3), True, True),
+    "poisson-prob-full": poisson_case((5, 4), False, True),
+    "hinge_embedding": signed_case("hinge_embedding_loss", (10, 3), margin=0.7),
+    "soft_margin": signed_case("soft_margin_loss", (4, 5, 2)),
     "multilabel": _multilabel((8, 5), None),
     "multilabel-class-weight(N,T,C)": _multilabel((3, 4, 5), "class"),
     "multilabel-sample-weight": _multilabel((6, 3), "sample"),

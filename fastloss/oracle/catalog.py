@@ -1,8 +1,8 @@
 """Oracle of the catalog losses added after the foundation: binary and categorical focal crossentropy, the
 generalized crossentropy, and binary_crossentropy's multi-label weights ((K, 2) class_weight, pos_weight).
 
-Same recipe as ``core`` (rows, included rows, per-row loss in float64, effective weight, reduction); the steps
-are core's own helpers, and ``core._reduce`` computes every reduction. ``binary_crossentropy`` here extends
+Same recipe as ``core`` (rows, included rows, per-row loss in float64, effective weight, reduction): each loss
+passes its per-row loss to ``core._evaluate_rows``, and ``core._reduce`` computes every reduction. ``binary_crossentropy`` here extends
 core's: without the multi-label options it *is* core's function.
 """
 
@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._arrays import _to_numpy
 from .._catalog_options import (check_flag, check_focal_alpha, check_gamma, check_q, is_multilabel_class_weight,
                                 multilabel_columns, prediction_columns)
 from .._options import check_label_smoothing, check_last_axis
-from .._reductions import canonical_reduction, check_zero_division
 from . import core
-from .core import (_broadcast_to_rows, _check_probabilities, _check_sparse_labels, _class_weight_of_rows,
-                   _clip_bounds, _compute_dtype, _dense_class_labels, _dense_targets, _prediction_rows,
-                   _prefix_of_rows, _reduce, _sparse_targets)
+from .core import _evaluate_rows
 
 __all__ = [
     "binary_crossentropy",
@@ -26,70 +22,6 @@ __all__ = [
     "categorical_focal_crossentropy",
     "categorical_generalized_cross_entropy",
 ]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The driver: core's recipe with the per-row loss passed in
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _evaluate(y_true, y_pred, row_loss, *, sparse, one_d_is_column, probabilities, sample_weight=None,
-              class_weight=None, mask=None, reduction="sum_over_batch_size", zero_division=0.0):
-    """``row_loss(targets, p, lo, hi)`` gets the included rows only: targets (V, K) float64 (dense, y_true as
-    given in the compute dtype) or (V,) int64 labels (sparse), p (V, K) float64; it returns the V row losses."""
-    reduction = canonical_reduction(reduction)
-    zero_division = check_zero_division(zero_division)
-
-    # Rows.
-    y_pred = _to_numpy(y_pred, "y_pred")
-    y_true = _to_numpy(y_true, "y_true")
-    dtype = _compute_dtype(y_pred)
-    lo, hi = _clip_bounds(dtype)
-    pred = _prediction_rows(y_pred, one_d_is_column=one_d_is_column)
-    rows, K = pred.shape[:-1], pred.shape[-1]
-    if sparse:
-        targets = _sparse_targets(y_true, rows, y_pred)
-        class_labels = targets.astype(np.float64)
-    else:
-        targets = _dense_targets(y_true, y_pred, pred, dtype)
-        class_labels = _dense_class_labels(targets)
-
-    # Included rows.
-    included = np.ones(rows, dtype=bool)
-    if mask is not None:
-        m = _prefix_of_rows(_to_numpy(mask, "mask"), rows, "mask")
-        included = included & _broadcast_to_rows(m != 0, rows)
-
-    # Effective weights and the weight array Keras 2.2 would see.
-    if sample_weight is not None:
-        sw = _prefix_of_rows(_to_numpy(sample_weight, "sample_weight").astype(np.float64), rows, "sample_weight")
-        sample_weight_of_rows = _broadcast_to_rows(sw, rows)
-    else:
-        sw = None
-        sample_weight_of_rows = np.ones(rows)
-    if sparse:
-        _check_sparse_labels(targets[included], K)
-    if class_weight is not None:
-        cw, readable = _class_weight_of_rows(class_labels, class_weight, included)
-        with np.errstate(invalid="ignore", over="ignore"):
-            weights = np.where(readable, sample_weight_of_rows * cw, 0.0)
-        legacy_weight_array = weights
-    elif sw is not None:
-        weights = sample_weight_of_rows
-        legacy_weight_array = sw
-    else:
-        weights = sample_weight_of_rows
-        legacy_weight_array = np.ones(rows)
-
-    # Per-row losses of the included rows, in float64.
-    p = pred[included].astype(np.float64)
-    if probabilities:
-        _check_probabilities(p)
-    kept = targets[included].astype(np.int64) if sparse else targets[included]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        losses = np.zeros(rows)
-        losses[included] = row_loss(kept, p, lo, hi)
-        return _reduce(losses, included, weights, legacy_weight_array, dtype, reduction, zero_division)
 
 
 def _sigmoid(z):
@@ -138,9 +70,9 @@ def binary_focal_crossentropy(y_true, y_pred, *, apply_class_balancing=False, al
             f = (y_s * alpha + (1 - y_s) * (1 - alpha)) * f
         return np.mean(f, axis=-1)
 
-    return _evaluate(y_true, y_pred, rows, sparse=False, one_d_is_column=True, probabilities=not from_logits,
-                     sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
-                     zero_division=zero_division)
+    return _evaluate_rows(y_true, y_pred, rows, sparse=False, one_d_is_column=True, probabilities=not from_logits,
+                          sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+                          zero_division=zero_division)
 
 
 def categorical_focal_crossentropy(y_true, y_pred, *, alpha=0.25, gamma=2.0, from_logits=False,
@@ -165,9 +97,9 @@ def categorical_focal_crossentropy(y_true, y_pred, *, alpha=0.25, gamma=2.0, fro
         q = np.clip(p / np.sum(p, axis=-1, keepdims=True), lo, hi)
         return np.sum(alpha * np.power(1 - q, gamma) * (-y_s * np.log(q)), axis=-1)
 
-    return _evaluate(y_true, y_pred, rows, sparse=False, one_d_is_column=False, probabilities=not from_logits,
-                     sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
-                     zero_division=zero_division)
+    return _evaluate_rows(y_true, y_pred, rows, sparse=False, one_d_is_column=False, probabilities=not from_logits,
+                          sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+                          zero_division=zero_division)
 
 
 def categorical_generalized_cross_entropy(y_true, y_pred, *, q=0.5, sample_weight=None, class_weight=None,
@@ -185,9 +117,9 @@ def categorical_generalized_cross_entropy(y_true, y_pred, *, q=0.5, sample_weigh
         p_y = np.sum(p * one_hot, axis=-1)  # as Keras reads it: a NaN anywhere in the row gives NaN
         return (1 - np.power(p_y, q)) / q
 
-    return _evaluate(y_true, y_pred, rows, sparse=True, one_d_is_column=False, probabilities=True,
-                     sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
-                     zero_division=zero_division)
+    return _evaluate_rows(y_true, y_pred, rows, sparse=True, one_d_is_column=False, probabilities=True,
+                          sample_weight=sample_weight, class_weight=class_weight, mask=mask, reduction=reduction,
+                          zero_division=zero_division)
 
 
 def binary_crossentropy(y_true, y_pred, *, from_logits=False, label_smoothing=0.0, pos_weight=None,
@@ -226,9 +158,9 @@ def binary_crossentropy(y_true, y_pred, *, from_logits=False, label_smoothing=0.
             element = -(pw * y_s * np.log(p_c) + (1 - y_s) * np.log(1 - p_c))
         return np.mean(c * element, axis=-1)
 
-    return _evaluate(y_true, y_pred, rows, sparse=False, one_d_is_column=True, probabilities=not from_logits,
-                     sample_weight=sample_weight, class_weight=None if multilabel else class_weight, mask=mask,
-                     reduction=reduction, zero_division=zero_division)
+    return _evaluate_rows(y_true, y_pred, rows, sparse=False, one_d_is_column=True, probabilities=not from_logits,
+                          sample_weight=sample_weight, class_weight=None if multilabel else class_weight, mask=mask,
+                          reduction=reduction, zero_division=zero_division)
 
 
 LOSSES = {

@@ -123,6 +123,44 @@ def _broadcast_to_rows(a, rows):
     return np.broadcast_to(a.reshape(a.shape + (1,) * (len(rows) - a.ndim)), rows)
 
 
+def _read_rows(y_true, y_pred, *, sparse, one_d_is_column):
+    """The inputs read as rows: (dtype, pred, targets, class_labels).
+
+    dtype is the compute dtype; pred is y_pred as (rows..., K); targets are the dense targets (rows..., K) in the
+    compute dtype then float64, or the sparse labels (rows...) as given; class_labels are the rows' classes for
+    class_weight, float64, taken from y_true as given.
+    """
+    y_pred = _to_numpy(y_pred, "y_pred")
+    y_true = _to_numpy(y_true, "y_true")
+    dtype = _compute_dtype(y_pred)
+    pred = _prediction_rows(y_pred, one_d_is_column=one_d_is_column)
+    rows = pred.shape[:-1]
+    if sparse:
+        targets = _sparse_targets(y_true, rows, y_pred)
+        class_labels = targets.astype(np.float64)
+    else:
+        targets = _dense_targets(y_true, y_pred, pred, dtype)
+        class_labels = _dense_class_labels(targets)
+    return dtype, pred, targets, class_labels
+
+
+def _unmasked_rows(mask, rows):
+    """The rows a mask (prefix of the row shape, nonzero = include) keeps; all rows without a mask."""
+    included = np.ones(rows, dtype=bool)
+    if mask is not None:
+        m = _prefix_of_rows(_to_numpy(mask, "mask"), rows, "mask")
+        included = included & _broadcast_to_rows(m != 0, rows)
+    return included
+
+
+def _sample_weight_of_rows(sample_weight, rows):
+    """(sw, per-row sample weight): sw is sample_weight at its prefix shape (None without one)."""
+    if sample_weight is None:
+        return None, np.ones(rows)
+    sw = _prefix_of_rows(_to_numpy(sample_weight, "sample_weight").astype(np.float64), rows, "sample_weight")
+    return sw, _broadcast_to_rows(sw, rows)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Labels and class weights
 # ---------------------------------------------------------------------------------------------------------
@@ -194,6 +232,20 @@ def _class_weight_of_rows(class_labels, class_weight, included):
         )
     cw[readable] = table[class_labels[readable].astype(np.int64)]
     return cw, readable
+
+
+def _effective_weights(sw, sample_weight_of_rows, class_labels, class_weight, included):
+    """(weights, legacy_weight_array): w_r = sample_weight_r · class_weight[label_r], and the weight array Keras
+    2.2 would see. Rows whose label class_weight cannot read (allowed only in excluded rows) get weight 0."""
+    rows = sample_weight_of_rows.shape
+    if class_weight is not None:
+        cw, readable = _class_weight_of_rows(class_labels, class_weight, included)
+        with np.errstate(invalid="ignore", over="ignore"):
+            weights = np.where(readable, sample_weight_of_rows * cw, 0.0)
+        return weights, weights
+    if sw is not None:
+        return sample_weight_of_rows, sw  # a scalar sample_weight is a 0-d array: E = 1, E0 = int(sw != 0)
+    return sample_weight_of_rows, np.ones(rows)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -443,52 +495,30 @@ def _evaluate(
         delta = check_delta(delta)
 
     # Rows.
-    y_pred = _to_numpy(y_pred, "y_pred")
-    y_true = _to_numpy(y_true, "y_true")
-    dtype = _compute_dtype(y_pred)
+    if kind == "cosine_similarity":
+        y_pred = _to_numpy(y_pred, "y_pred")
+        if y_pred.ndim > 0:
+            check_last_axis(axis, y_pred.ndim)
+    dtype, pred, target, class_labels = _read_rows(
+        y_true, y_pred, sparse=sparse, one_d_is_column=kind == "bce" or kind in ELEMENTWISE_KINDS
+    )
+    labels = target if sparse else None  # class_labels come from y_true as given (before hinge's 2y - 1)
+    rows, K = pred.shape[:-1], pred.shape[-1]
     lo, hi = _clip_bounds(dtype)
     eps = lo  # keras.backend.epsilon() in the compute dtype, as a float64
-    if kind == "cosine_similarity" and y_pred.ndim > 0:
-        check_last_axis(axis, y_pred.ndim)
-    pred = _prediction_rows(y_pred, one_d_is_column=kind == "bce" or kind in ELEMENTWISE_KINDS)
-    rows, K = pred.shape[:-1], pred.shape[-1]
-    if sparse:
-        labels = _sparse_targets(y_true, rows, y_pred)
-        class_labels = labels.astype(np.float64)
-    else:
-        target = _dense_targets(y_true, y_pred, pred, dtype)
-        class_labels = _dense_class_labels(target)  # from y_true as given (before hinge's 2y - 1)
 
     # Included rows: mask (nonzero = include) AND label != ignore_class.
-    included = np.ones(rows, dtype=bool)
-    if mask is not None:
-        m = _prefix_of_rows(_to_numpy(mask, "mask"), rows, "mask")
-        included = included & _broadcast_to_rows(m != 0, rows)
+    included = _unmasked_rows(mask, rows)
     if ignore_class is not None:
         included = included & (labels != ignore_class)
     if kind in ("hinge", "squared_hinge"):
         target = _hinge_targets(target, included)
 
     # Effective weights, row-shaped, and the weight array Keras 2.2 would see.
-    if sample_weight is not None:
-        sw = _prefix_of_rows(_to_numpy(sample_weight, "sample_weight").astype(np.float64), rows, "sample_weight")
-        sample_weight_of_rows = _broadcast_to_rows(sw, rows)
-    else:
-        sw = None
-        sample_weight_of_rows = np.ones(rows)
+    sw, sample_weight_of_rows = _sample_weight_of_rows(sample_weight, rows)
     if sparse:
         _check_sparse_labels(labels[included], K)  # before the class weights look the labels up
-    if class_weight is not None:
-        cw, readable = _class_weight_of_rows(class_labels, class_weight, included)
-        with np.errstate(invalid="ignore", over="ignore"):
-            weights = np.where(readable, sample_weight_of_rows * cw, 0.0)  # unreadable rows count as weight 0
-        legacy_weight_array = weights
-    elif sw is not None:
-        weights = sample_weight_of_rows
-        legacy_weight_array = sw  # a scalar sample_weight is a 0-d array: E = 1, E0 = int(sw != 0)
-    else:
-        weights = sample_weight_of_rows
-        legacy_weight_array = np.ones(rows)
+    weights, legacy_weight_array = _effective_weights(sw, sample_weight_of_rows, class_labels, class_weight, included)
 
     # Per-row losses of the included rows only, in float64.
     p = pred[included].astype(np.float64)
@@ -530,6 +560,36 @@ def _evaluate(
     losses[included] = l
 
     with np.errstate(invalid="ignore", over="ignore"):
+        return _reduce(losses, included, weights, legacy_weight_array, dtype, reduction, zero_division)
+
+
+def _evaluate_rows(y_true, y_pred, row_loss, *, sparse, one_d_is_column, probabilities, sample_weight=None,
+                   class_weight=None, mask=None, reduction="sum_over_batch_size", zero_division=0.0):
+    """The same recipe as ``_evaluate`` with the per-row loss passed in (the catalog losses and the metrics).
+
+    ``row_loss(targets, p, lo, hi)`` gets the included rows only: targets (V, K) float64 (dense, y_true as
+    given in the compute dtype) or (V,) int64 labels (sparse), p (V, K) float64; it returns the V row losses."""
+    reduction = canonical_reduction(reduction)
+    zero_division = check_zero_division(zero_division)
+
+    # Rows, included rows, effective weights and the weight array Keras 2.2 would see.
+    dtype, pred, targets, class_labels = _read_rows(y_true, y_pred, sparse=sparse, one_d_is_column=one_d_is_column)
+    rows, K = pred.shape[:-1], pred.shape[-1]
+    lo, hi = _clip_bounds(dtype)
+    included = _unmasked_rows(mask, rows)
+    sw, sample_weight_of_rows = _sample_weight_of_rows(sample_weight, rows)
+    if sparse:
+        _check_sparse_labels(targets[included], K)
+    weights, legacy_weight_array = _effective_weights(sw, sample_weight_of_rows, class_labels, class_weight, included)
+
+    # Per-row losses of the included rows, in float64.
+    p = pred[included].astype(np.float64)
+    if probabilities:
+        _check_probabilities(p)
+    kept = targets[included].astype(np.int64) if sparse else targets[included]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        losses = np.zeros(rows)
+        losses[included] = row_loss(kept, p, lo, hi)
         return _reduce(losses, included, weights, legacy_weight_array, dtype, reduction, zero_division)
 
 

@@ -27,20 +27,19 @@ import numpy as np
 
 from .._arrays import _to_numpy
 from .._reductions import canonical_reduction, check_zero_division
-from ..overlap import check_nonnegative, check_overlap_axis, check_threshold
+from ..overlap import _same_shape_arrays, check_nonnegative, check_overlap_axis, check_threshold, overlap_rows
 from ..metrics import check_empty_score, check_k, METRIC_REDUCTION
 from .core import (
     _broadcast_to_rows,
-    _class_weight_of_rows,
     _clip_bounds,
     _compute_dtype,
-    _dense_class_labels,
     _dense_targets,
-    _check_sparse_labels,
+    _evaluate_rows,
     _prediction_rows,
     _prefix_of_rows,
     _reduce,
-    _sparse_targets,
+    _sample_weight_of_rows,
+    _unmasked_rows,
 )
 
 __all__ = [
@@ -65,45 +64,9 @@ __all__ = [
 def _rows(row_values, y_true, y_pred, *, sparse=False, one_d_is_column=False, sample_weight=None,
           class_weight=None, mask=None, reduction="sum_over_batch_size", zero_division=0.0):
     """``row_values(target_or_labels, p, eps)`` on the included rows (float64 arrays), then ``_reduce``."""
-    reduction = canonical_reduction(reduction)
-    zero_division = check_zero_division(zero_division)
-    y_pred = _to_numpy(y_pred, "y_pred")
-    y_true = _to_numpy(y_true, "y_true")
-    dtype = _compute_dtype(y_pred)
-    eps, _ = _clip_bounds(dtype)
-    pred = _prediction_rows(y_pred, one_d_is_column=one_d_is_column)
-    rows, K = pred.shape[:-1], pred.shape[-1]
-    if sparse:
-        target = _sparse_targets(y_true, rows, y_pred)
-        class_labels = target.astype(np.float64)
-    else:
-        target = _dense_targets(y_true, y_pred, pred, dtype)
-        class_labels = _dense_class_labels(target)
-    included = np.ones(rows, dtype=bool)
-    if mask is not None:
-        m = _prefix_of_rows(_to_numpy(mask, "mask"), rows, "mask")
-        included = included & _broadcast_to_rows(m != 0, rows)
-    if sample_weight is not None:
-        sw = _prefix_of_rows(_to_numpy(sample_weight, "sample_weight").astype(np.float64), rows, "sample_weight")
-        weights = _broadcast_to_rows(sw, rows)
-        legacy = sw
-    else:
-        weights = np.ones(rows)
-        legacy = np.ones(rows)
-    if sparse:
-        _check_sparse_labels(target[included], K)
-    if class_weight is not None:
-        cw, readable = _class_weight_of_rows(class_labels, class_weight, included)
-        with np.errstate(invalid="ignore", over="ignore"):
-            weights = np.where(readable, weights * cw, 0.0)
-        legacy = weights
-    p = pred[included].astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        values = row_values(target[included], p, eps)
-    losses = np.zeros(rows)
-    losses[included] = values
-    with np.errstate(invalid="ignore", over="ignore"):
-        return _reduce(losses, included, weights, legacy, dtype, reduction, zero_division)
+    return _evaluate_rows(y_true, y_pred, lambda targets, p, lo, hi: row_values(targets, p, lo), sparse=sparse,
+                          one_d_is_column=one_d_is_column, probabilities=False, sample_weight=sample_weight,
+                          class_weight=class_weight, mask=mask, reduction=reduction, zero_division=zero_division)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -137,35 +100,14 @@ def _score_value(kind, I, total_y, total_p, empty_score):
     return np.where(denominator == 0, empty_score, numerator / np.where(denominator == 0, 1.0, denominator))
 
 
-def _same_shape(y_true, y_pred):
-    yp = _to_numpy(y_pred, "y_pred")
-    yt = _to_numpy(y_true, "y_true")
-    if yp.ndim == 0:
-        raise ValueError("y_pred: expected an array with at least one axis, got a scalar")
-    if yt.shape != yp.shape:
-        raise ValueError(f"y_true: shape {yt.shape} does not match y_pred shape {yp.shape}")
-    return yt, yp
-
-
-def _moved(y_true, y_pred, axes):
-    rest = [a for a in range(y_pred.ndim) if a not in axes]
-    shape = tuple(y_pred.shape[a] for a in rest) + (-1,)
-    return tuple(np.moveaxis(x, axes, range(-len(axes), 0)).reshape(shape) for x in (y_true, y_pred))
-
-
 def _batch_positions(y_true, y_pred, mask, sample_weight):
     """(y, p, w) of the included positions of the whole batch, float64 (y in the compute dtype first)."""
     dtype = _compute_dtype(y_pred)
     pred = _prediction_rows(y_pred, one_d_is_column=True)
     rows = pred.shape[:-1]
     target = _dense_targets(y_true, y_pred, pred, dtype)
-    included = np.ones(rows, dtype=bool)
-    if mask is not None:
-        included &= _broadcast_to_rows(_prefix_of_rows(_to_numpy(mask, "mask"), rows, "mask") != 0, rows)
-    w = np.ones(rows)
-    if sample_weight is not None:
-        sw = _prefix_of_rows(_to_numpy(sample_weight, "sample_weight").astype(np.float64), rows, "sample_weight")
-        w = _broadcast_to_rows(sw, rows)
+    included = _unmasked_rows(mask, rows)
+    _, w = _sample_weight_of_rows(sample_weight, rows)
     K = pred.shape[-1]
     return (target[included].reshape(-1), pred[included].astype(np.float64).reshape(-1),
             np.repeat(w[included], K), dtype, rows)
@@ -198,7 +140,7 @@ def _spread(value, y_pred, sample_weight, mask, dtype, reduction, zero_division)
 def _overlap_loss(kind, y_true, y_pred, *, alpha=0.5, beta=0.5, smooth=0.0, axis=None, sample_weight=None,
                   mask=None, reduction="sum_over_batch_size", zero_division=0.0):
     canonical_reduction(reduction)
-    yt, yp = _same_shape(y_true, y_pred)
+    yt, yp = _same_shape_arrays(y_true, y_pred)
     axes = check_overlap_axis(axis, yp.ndim)
 
     def value(y, p, eps):
@@ -210,7 +152,7 @@ def _overlap_loss(kind, y_true, y_pred, *, alpha=0.5, beta=0.5, smooth=0.0, axis
                               smooth, eps)
 
     if axes is not None:
-        yt, yp = _moved(yt, yp, axes)
+        yt, yp = overlap_rows(yt, yp, axes)
         return _rows(value, yt, yp, sample_weight=sample_weight, mask=mask, reduction=reduction,
                      zero_division=zero_division)
     y, p, _, dtype, _ = _batch_positions(yt, yp, mask, None)
@@ -243,7 +185,7 @@ def _overlap_metric(kind, y_true, y_pred, *, threshold, axis, empty_score, sampl
     if thresholded:
         threshold = check_threshold(threshold)
     empty_score = check_empty_score(empty_score)
-    yt, yp = _same_shape(y_true, y_pred)
+    yt, yp = _same_shape_arrays(y_true, y_pred)
     axes = check_overlap_axis(axis, yp.ndim)
 
     def predicted(p):
@@ -255,7 +197,7 @@ def _overlap_metric(kind, y_true, y_pred, *, threshold, axis, empty_score, sampl
         return _score_value(kind, np.sum(y * q, axis=-1), np.sum(y, axis=-1), np.sum(q, axis=-1), empty_score)
 
     if axes is not None:
-        yt, yp = _moved(yt, yp, axes)
+        yt, yp = overlap_rows(yt, yp, axes)
         return _rows(value, yt, yp, sample_weight=sample_weight, mask=mask, reduction=reduction,
                      zero_division=zero_division)
     y, p, w, dtype, _ = _batch_positions(yt, yp, mask, sample_weight)

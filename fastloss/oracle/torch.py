@@ -46,6 +46,19 @@ def _read(input, target):
     return x.astype(dtype).astype(np.float64), t.astype(dtype).astype(np.float64), dtype
 
 
+def _read_classes(input, target):
+    """(input as float64, target as given, the result dtype, unbatched): an unbatched input (C,) and its target
+    get a batch axis of one sample, so that the class axis is always axis 1."""
+    x = _to_numpy(input, "input")
+    t = _to_numpy(target, "target")
+    dtype = _dtype(x)
+    x = x.astype(dtype).astype(np.float64)
+    unbatched = x.ndim == 1
+    if unbatched:
+        x, t = x[None], t[None]
+    return x, t, dtype, unbatched
+
+
 def _ratio(numerator, denominator):
     return float(numerator) / float(denominator) if denominator != 0 else math.nan
 
@@ -106,13 +119,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     """Class indices: ``l = (1 - s)·w_y·(-log p_y) + (s/C)·Σ_c w_c·(-log p_c)``, 0 where ``y == ignore_index``;
     'mean' = Σ l / Σ_{not ignored} w_y. Probabilities (target of input's shape): ``l = -Σ_c w_c·t̃_c·log p_c``,
     ``t̃ = t(1 - s) + s/C``; 'mean' = Σ l / positions. ``p = softmax`` over axis 1."""
-    x = _to_numpy(input, "input")
-    t = _to_numpy(target, "target")
-    dtype = _dtype(x)
-    x = x.astype(dtype).astype(np.float64)
-    unbatched = x.ndim == 1
-    if unbatched:
-        x, t = x[None], t[None]
+    x, t, dtype, unbatched = _read_classes(input, target)
     logp = _log_softmax(x, axis=1)
     C = x.shape[1]
     if t.shape == x.shape:  # class probabilities
@@ -130,13 +137,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
              *, n_threads=None):
     """``l = -w_y·input[n, y]``, 0 where ignored; 'mean' = Σ l / Σ_{not ignored} w_y."""
-    x = _to_numpy(input, "input")
-    t = _to_numpy(target, "target")
-    dtype = _dtype(x)
-    x = x.astype(dtype).astype(np.float64)
-    unbatched = x.ndim == 1
-    if unbatched:
-        x, t = x[None], t[None]
+    x, t, dtype, unbatched = _read_classes(input, target)
     result = _nll_from_log_probabilities(x, t, weight, ignore_index, reduction, dtype)
     return result.reshape(()) if unbatched and reduction == "none" else result
 

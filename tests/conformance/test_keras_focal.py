@@ -27,21 +27,19 @@ assert os.environ.get("KERAS_BACKEND") == "numpy", "tests/conformance/conftest.p
 
 keras = pytest.importorskip("keras")
 
-import fastloss  # noqa: E402
-from keras.src.backend.common.masking import set_keras_mask  # noqa: E402
 from keras.src.trainers.data_adapters.data_adapter_utils import class_weight_to_sample_weights  # noqa: E402
+from keras_reference import (  # noqa: E402
+    EPS32,
+    REDUCTIONS,
+    RTOL,
+    check_loss_object,
+    config_id,
+    fastloss_value,
+    keras_loss,
+    loss_object_matrix,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning:keras.*", "ignore::SyntaxWarning")
-
-EPS32 = float(np.finfo(np.float32).eps)
-RTOL = 2e-6
-REDUCTIONS = ("none", "sum", "sum_over_batch_size", "mean_with_sample_weight")
-
-KERAS_CLASS = {
-    "binary_focal_crossentropy": keras.losses.BinaryFocalCrossentropy,
-    "categorical_focal_crossentropy": keras.losses.CategoricalFocalCrossentropy,
-    "categorical_generalized_cross_entropy": keras.losses.CategoricalGeneralizedCrossEntropy,
-}
 
 # alpha="columns": one alpha per column of the last axis (Keras broadcasts an array alpha along it)
 CONFIGS = [
@@ -60,12 +58,6 @@ CONFIGS = [
     ("categorical_generalized_cross_entropy", {"q": 0.1}),
     ("categorical_generalized_cross_entropy", {"q": 0.9}),
 ]
-
-
-def config_id(loss, options):
-    short = {"binary_focal_crossentropy": "bfce", "categorical_focal_crossentropy": "cfce",
-             "categorical_generalized_cross_entropy": "gce"}[loss]
-    return short + "[" + ",".join(f"{k}={v}" for k, v in options.items()) + "]"
 
 
 def make_inputs(loss, options, rows, K, dtype, rng):
@@ -106,18 +98,6 @@ def _atol(options, weight_scale=1.0, loss=None):
     return 8 * EPS32 * term * max(1.0, weight_scale)
 
 
-def keras_loss(loss, options, reduction, y, p, *, sample_weight=None, mask=None):
-    p = np.array(p, copy=True)  # a fresh object for the id-keyed mask table
-    if mask is not None:
-        set_keras_mask(p, np.asarray(mask, dtype=bool))
-    obj = KERAS_CLASS[loss](reduction=reduction, **options)
-    return np.asarray(obj(y, p, sample_weight=sample_weight), dtype=np.float64)
-
-
-def fastloss_value(loss, options, reduction, y, p, **kw):
-    return np.asarray(fastloss.LOSSES[loss](y, p, reduction=reduction, **options, **kw), dtype=np.float64)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # The main matrix: configuration x row shape x dtype x weighting x reduction
 # ---------------------------------------------------------------------------------------------------------------
@@ -126,54 +106,16 @@ SHAPES = [((11,), 3), ((4, 5), 4), ((9,), 2)]
 WEIGHTINGS = ["plain", "sample_weight", "sample_weight_prefix", "mask", "mask_and_weight_prefix"]
 
 
-def _matrix():
-    out = []
-    for loss, options in CONFIGS:
-        for rows, K in SHAPES:
-            for weighting in WEIGHTINGS:
-                if weighting.endswith("_prefix") and len(rows) == 1:
-                    continue
-                for dtype in ("float32", "float64"):
-                    out.append(pytest.param(
-                        loss, options, rows, K, dtype, weighting,
-                        id=f"{config_id(loss, options)}-rows{'x'.join(map(str, rows))}-K{K}-{dtype}-{weighting}"))
-    return out
-
-
-def _weights_and_mask(weighting, rows, rng):
-    """(fastloss kwargs, keras sample_weight, keras mask); weights include zeros."""
-    N = rows[0]
-    kw, sw_k, m_k = {}, None, None
-    if "weight" in weighting:
-        shape = (N,) if weighting.endswith("_prefix") else rows
-        sw = rng.uniform(0.1, 3.0, shape)
-        sw[rng.random(shape) < 0.3] = 0.0
-        kw["sample_weight"] = sw
-        sw_k = np.broadcast_to(sw.reshape(sw.shape + (1,) * (len(rows) - sw.ndim)), rows).copy()
-    if "mask" in weighting:
-        shape = (N,) if weighting.endswith("_prefix") else rows
-        m = rng.random(shape) < 0.7
-        m.flat[0] = True
-        kw["mask"] = m
-        m_k = np.broadcast_to(m.reshape(m.shape + (1,) * (len(rows) - m.ndim)), rows).copy()
-    return kw, sw_k, m_k
-
-
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("loss, options, rows, K, dtype, weighting", _matrix())
+@pytest.mark.parametrize("loss, options, rows, K, dtype, weighting",
+                         loss_object_matrix(CONFIGS, shapes=SHAPES, weightings=WEIGHTINGS))
 def test_matches_keras_loss_object(loss, options, rows, K, dtype, weighting, reduction):
-    rng = np.random.default_rng(zlib.crc32(repr((loss, options, rows, K, dtype, weighting)).encode()))
-    y, p, options = make_inputs(loss, options, rows, K, dtype, rng)
-    kw, sw_k, m_k = _weights_and_mask(weighting, rows, rng)
-    expected = keras_loss(loss, options, reduction, y, p, sample_weight=sw_k, mask=m_k)
-    actual = fastloss_value(loss, options, reduction, y, p, **kw)
-    if reduction == "none":
-        assert actual.shape == tuple(rows)
-    weight_scale = float(np.max(sw_k)) if sw_k is not None else 1.0
-    np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=_atol(options, weight_scale, loss))
+    check_loss_object(loss, options, rows, K, dtype, weighting, reduction, make_inputs=make_inputs,
+                      atol=lambda loss, options, y, p, weight_scale: _atol(options, weight_scale, loss),
+                      elementwise=False)
 
 
-@pytest.mark.parametrize("loss, options", CONFIGS, ids=[config_id(*c) for c in CONFIGS])
+@pytest.mark.parametrize("loss, options", CONFIGS, ids=config_id)
 def test_per_row_values_match_keras_function(loss, options):
     """Unweighted per-row values are Keras's functional losses (keras.losses.<name>)."""
     rng = np.random.default_rng(11)
@@ -198,7 +140,7 @@ CW_DICT = {0: 0.5, 1: 2.0, 2: 0.0, 3: 1.25}
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("loss, options", [c for c in CONFIGS if c[0] != "binary_focal_crossentropy"],
-                         ids=[config_id(*c) for c in CONFIGS if c[0] != "binary_focal_crossentropy"])
+                         ids=config_id)
 def test_class_weight_matches_keras_data_adapter(loss, options, reduction):
     rng = np.random.default_rng(zlib.crc32(repr((loss, options)).encode()))
     y, p, options = make_inputs(loss, options, (30,), 4, "float32", rng)

@@ -14,6 +14,7 @@ sklearn = pytest.importorskip("sklearn")
 import fastloss  # noqa: E402
 from sklearn.metrics import log_loss, mean_absolute_error, mean_squared_error  # noqa: E402
 from sklearn.utils.class_weight import compute_class_weight  # noqa: E402
+from sklearn_cases import weights as sample_weights  # noqa: E402
 
 RTOL = 1e-12
 
@@ -23,19 +24,6 @@ REGRESSION = [
 ]
 
 
-def _weights(rng, n, kind):
-    if kind == "none":
-        return None
-    w = rng.uniform(0.0, 3.0, n)
-    if kind == "with_zeros":
-        w[rng.random(n) < 0.3] = 0.0
-        w[0] = 1.0
-    elif kind == "integer":
-        w = rng.integers(0, 4, n).astype(np.float64)
-        w[0] = 2.0
-    return w
-
-
 @pytest.mark.parametrize("weights", ["none", "positive", "with_zeros", "integer"])
 @pytest.mark.parametrize("shape", [(50,), (50, 1), (30, 4)], ids=lambda s: "x".join(map(str, s)))
 @pytest.mark.parametrize("name, sk_fn", REGRESSION, ids=[n for n, _ in REGRESSION])
@@ -43,7 +31,7 @@ def test_regression_matches_sklearn(name, sk_fn, shape, weights):
     rng = np.random.default_rng(len(shape) * 100 + shape[-1])
     y = rng.normal(0.0, 3.0, shape)
     p = rng.normal(0.0, 3.0, shape)
-    w = _weights(rng, shape[0], weights)
+    w = sample_weights(rng, shape[0], weights)
     expected = sk_fn(y, p, sample_weight=w)
     reduction = "mean_with_sample_weight" if w is not None else "sum_over_batch_size"
     actual = fastloss.LOSSES[name](y, p, sample_weight=w, reduction=reduction)

@@ -21,106 +21,10 @@ import sklearn.metrics as skm  # noqa: E402
 
 from fastloss import oracle  # noqa: E402
 from fastloss import sklearn as fsk  # noqa: E402
+from sklearn_cases import CASES, WEIGHTS, case  # noqa: E402
 
 RTOL64 = 1e-10
 RTOL32 = 1e-6
-N = 64
-STRINGS = np.array(["ant", "bee", "cat", "dog", "eel"])
-
-
-def _weights(rng, n, kind):
-    if kind == "none":
-        return None
-    w = rng.uniform(0.1, 3.0, n)
-    if kind == "with_zeros":
-        w[rng.random(n) < 0.4] = 0.0
-        w[0] = 1.5
-    elif kind == "with_negatives":
-        w[rng.random(n) < 0.3] *= -0.25
-    return w
-
-
-def _probabilities(rng, n, k, dtype):
-    p = rng.dirichlet(np.ones(k), n)
-    p[1] = 0.0
-    p[1, 0] = 1.0  # exact 0 and 1: the clip bounds
-    return p.astype(dtype)
-
-
-def _classes(rng, n, k):
-    y = rng.integers(0, k, n)
-    y[:k] = np.arange(k)
-    return y
-
-
-def _case(function, variant, dtype, weight_kind, seed=0):
-    rng = np.random.default_rng(seed)
-    w = _weights(rng, N, weight_kind)
-    kw = {} if w is None else {"sample_weight": w}
-    if function in ("log_loss", "brier_score_loss"):
-        if variant == "binary-1d":
-            return (_classes(rng, N, 2) * 5 - 1, _probabilities(rng, N, 2, dtype)[:, 1]), kw
-        if variant == "binary-str-2col":
-            return (STRINGS[_classes(rng, N, 2)], _probabilities(rng, N, 2, dtype)), kw
-        if variant == "multiclass-str":
-            return (STRINGS[_classes(rng, N, 4)], _probabilities(rng, N, 4, dtype)), kw
-        if variant == "multiclass-labels":
-            kw["labels"] = list(STRINGS)
-            return (STRINGS[rng.integers(1, 4, N)], _probabilities(rng, N, 5, dtype)), kw
-        if variant == "indicator":
-            return ((rng.random((N, 3)) < 0.4).astype(np.int64), _probabilities(rng, N, 3, dtype)), kw
-        if variant == "pos-label-str":
-            kw["pos_label"] = "bee"
-            return (STRINGS[_classes(rng, N, 2)], _probabilities(rng, N, 2, dtype)[:, 0]), kw
-    if function == "hinge_loss":
-        if variant == "binary":
-            return (_classes(rng, N, 2) * 4 - 1, rng.normal(0, 2, N).astype(dtype)), kw
-        if variant == "binary-str":
-            return (STRINGS[_classes(rng, N, 2)], rng.normal(0, 2, (N, 1)).astype(dtype)), kw
-        if variant == "one-class":
-            return (np.full(N, 4), rng.normal(0, 2, N).astype(dtype)), kw
-        if variant == "multiclass":
-            return (_classes(rng, N, 4), rng.normal(0, 2, (N, 4)).astype(dtype)), kw
-        if variant == "multiclass-labels":
-            kw["labels"] = list(STRINGS)
-            return (STRINGS[rng.integers(0, 3, N)], rng.normal(0, 2, (N, 5)).astype(dtype)), kw
-    if function in ("mean_squared_error", "mean_absolute_error"):
-        shape = (N,) if variant.startswith("1d") else (N, 3)
-        y, p = rng.normal(0, 2, shape).astype(dtype), rng.normal(0, 2, shape).astype(dtype)
-        if variant.endswith("raw"):
-            kw["multioutput"] = "raw_values"
-        elif variant.endswith("array"):
-            kw["multioutput"] = np.array([0.5, 2.0, -0.25])
-        return (y, p), kw
-    if function == "accuracy_score":
-        if variant == "int":
-            return (rng.integers(0, 3, N), rng.integers(0, 3, N)), kw
-        if variant == "float-labels":
-            return (rng.integers(0, 3, N).astype(dtype), rng.integers(0, 3, N).astype(dtype)), kw
-        if variant == "str":
-            return (STRINGS[rng.integers(0, 3, N)], STRINGS[rng.integers(0, 3, N)]), kw
-        if variant == "indicator":
-            y = (rng.random((N, 3)) < 0.5).astype(np.int64)
-            p = y.copy()
-            flip = rng.random(N) < 0.4
-            p[flip, 1] = 1 - p[flip, 1]
-            return (y, p), kw
-        if variant == "unnormalized":
-            kw["normalize"] = False
-            return (rng.integers(0, 3, N), rng.integers(0, 3, N)), kw
-    raise AssertionError((function, variant))
-
-
-VARIANTS = {
-    "log_loss": ["binary-1d", "binary-str-2col", "multiclass-str", "multiclass-labels", "indicator"],
-    "brier_score_loss": ["binary-1d", "binary-str-2col", "multiclass-str", "multiclass-labels", "indicator",
-                         "pos-label-str"],
-    "hinge_loss": ["binary", "binary-str", "one-class", "multiclass", "multiclass-labels"],
-    "mean_squared_error": ["1d", "2d", "2d-raw", "2d-array"],
-    "mean_absolute_error": ["1d", "2d", "2d-raw", "2d-array"],
-    "accuracy_score": ["int", "float-labels", "str", "indicator", "unnormalized"],
-}
-CASES = [(f, v) for f, variants in VARIANTS.items() for v in variants]
 
 
 def _call(module, function, args, kwargs):
@@ -129,11 +33,11 @@ def _call(module, function, args, kwargs):
         return getattr(module, function)(*args, **kwargs)
 
 
-@pytest.mark.parametrize("weight_kind", ["none", "positive", "with_zeros", "with_negatives"])
+@pytest.mark.parametrize("weight_kind", WEIGHTS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("function, variant", CASES, ids=[f"{f}-{v}" for f, v in CASES])
 def test_values_match_sklearn(function, variant, dtype, weight_kind):
-    args, kwargs = _case(function, variant, dtype, weight_kind)
+    args, kwargs = case(function, variant, dtype, weight_kind)
     expected = _call(skm, function, args, kwargs)
     rtol = RTOL64 if dtype == np.float64 else RTOL32
     modules = [fsk, oracle.sklearn]

@@ -19,6 +19,7 @@ import torch.nn.functional as F  # noqa: E402
 
 import fastloss.oracle.torch as oracle  # noqa: E402
 import fastloss.torch as FT  # noqa: E402
+from torch_cases import kl_div_case, poisson_case, signed_case  # noqa: E402
 
 
 def torchvision_sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
@@ -128,33 +129,6 @@ def _regression(name, shape, weighted=False, **extra):
     return build
 
 
-def _kl(shape, log_target):
-    def build(rng, dtype):
-        x = np.log(rng.dirichlet(np.ones(shape[-1]), shape[:-1]))
-        t = rng.dirichlet(np.ones(shape[-1]), shape[:-1])
-        t[rng.random(t.shape) < 0.1] = 0.0
-        if log_target:
-            t = np.log(t + 1e-3)
-        return "kl_div", (x.astype(dtype), t.astype(dtype)), {"log_target": log_target}
-    return build
-
-
-def _poisson(shape, log_input, full):
-    def build(rng, dtype):
-        x = rng.normal(0, 1, shape) if log_input else rng.uniform(0, 4, shape)
-        t = rng.poisson(2.0, shape).astype(np.float64)
-        return "poisson_nll_loss", (x.astype(dtype), t.astype(dtype)), {"log_input": log_input, "full": full}
-    return build
-
-
-def _signed(name, shape, **extra):
-    def build(rng, dtype):
-        x = rng.normal(0, 3, shape)
-        y = rng.choice([-1.0, 1.0, 0.5], shape, p=[0.45, 0.45, 0.1])
-        return name, (x.astype(dtype), y.astype(dtype)), dict(extra)
-    return build
-
-
 def _multilabel(shape, weight_shape):
     def build(rng, dtype):
         z = _logits(rng, shape, dtype)
@@ -197,13 +171,13 @@ CASES = {
     "smooth_l1-beta0": _regression("smooth_l1_loss", (20, 3), beta=0.0),
     "huber": _regression("huber_loss", (20, 3), delta=0.8),
     "huber-weight": _regression("huber_loss", (6, 5), weighted=True, delta=2.0),
-    "kl_div": _kl((10, 4), False),
-    "kl_div-log_target(N,T,C)": _kl((3, 4, 5), True),
-    "poisson": _poisson((20, 3), True, False),
-    "poisson-full": _poisson((20, 3), True, True),
-    "poisson-no-log-full": _poisson((10, 4), False, True),
-    "hinge_embedding": _signed("hinge_embedding_loss", (20, 3), margin=0.7),
-    "soft_margin": _signed("soft_margin_loss", (4, 5, 2)),
+    "kl_div": kl_div_case((10, 4), False),
+    "kl_div-log_target(N,T,C)": kl_div_case((3, 4, 5), True),
+    "poisson": poisson_case((20, 3), True, False),
+    "poisson-full": poisson_case((20, 3), True, True),
+    "poisson-no-log-full": poisson_case((10, 4), False, True),
+    "hinge_embedding": signed_case("hinge_embedding_loss", (20, 3), margin=0.7),
+    "soft_margin": signed_case("soft_margin_loss", (4, 5, 2)),
     "multilabel": _multilabel((12, 5), None),
     "multilabel-weight(N,T,C)": _multilabel((3, 4, 5), (5,)),
     "multilabel-sample-weight": _multilabel((6, 4), (6, 1)),
