@@ -135,6 +135,29 @@ class Totals:
         return scalar_result(name, zero_division, self.weighted_sum, self.weight_sum, self.count, self.nonzero_rows,
                              self.rows, self.weight_entries, self.nonzero_weight_entries)
 
+    def divisor(self, reduction: str) -> float:
+        """D such that the reduction is S / D (so d result / d S = 1 / D, for value_and_grad); D may be 0.
+
+        keras_legacy's D is V·E0/E (scalar_result multiplies first, S·E / (V·E0), for Keras's rounding).
+        """
+        name = canonical_reduction(reduction)
+        if name == "sum":
+            return 1.0
+        if name == "sum_over_batch_size":
+            return self.count
+        if name == "sum_over_all_rows":
+            return self.rows
+        if name == "mean_with_sample_weight":
+            return self.weight_sum
+        if name == "sum_by_nonzero_weights":
+            return self.nonzero_rows
+        if name == "keras_legacy":
+            return self.count * self.nonzero_weight_entries / self.weight_entries if self.weight_entries else 0.0
+        raise ValueError(
+            f"reduction: Totals.divisor needs a scalar reduction, got {reduction!r}; "
+            f"allowed values are {', '.join(map(repr, SCALAR_REDUCTIONS))}"
+        )
+
 
 def scalar_result(name: str, zero_division: ZeroDivision, S, W, V, Z, R, E, E0) -> float:
     """Totals.result from the totals' values, for a canonical scalar reduction name and a checked zero_division
