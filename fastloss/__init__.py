@@ -14,6 +14,7 @@ from .class_weight import compute_class_weight
 from .losses import *  # noqa: F401,F403  (every public loss, and LOSSES)
 from .metrics import *  # noqa: F401,F403  (every public metric, and METRICS)
 from .overlap import *  # noqa: F401,F403  (Dice, Tversky)
+from .gradients import value_and_grad
 from .multi_output import total_loss
 from .streaming import Accumulator
 
@@ -28,6 +29,7 @@ __all__ = [
     "oracle",
     "show_config",
     "total_loss",
+    "value_and_grad",
     *losses.__all__,
     *metrics.__all__,
     *overlap.__all__,

@@ -136,42 +136,38 @@ class Totals:
                              self.rows, self.weight_entries, self.nonzero_weight_entries)
 
     def divisor(self, reduction: str) -> float:
-        """D such that the reduction is S / D (so d result / d S = 1 / D, for value_and_grad); D may be 0.
-
-        keras_legacy's D is V·E0/E (scalar_result multiplies first, S·E / (V·E0), for Keras's rounding).
-        """
+        """D such that the reduction is S / D (so d result / d S = 1 / D, for value_and_grad); D may be 0."""
         name = canonical_reduction(reduction)
-        if name == "sum":
-            return 1.0
-        if name == "sum_over_batch_size":
-            return self.count
-        if name == "sum_over_all_rows":
-            return self.rows
-        if name == "mean_with_sample_weight":
-            return self.weight_sum
-        if name == "sum_by_nonzero_weights":
-            return self.nonzero_rows
-        if name == "keras_legacy":
-            return self.count * self.nonzero_weight_entries / self.weight_entries if self.weight_entries else 0.0
-        raise ValueError(
-            f"reduction: Totals.divisor needs a scalar reduction, got {reduction!r}; "
-            f"allowed values are {', '.join(map(repr, SCALAR_REDUCTIONS))}"
-        )
+        if name not in SCALAR_REDUCTIONS:
+            raise ValueError(
+                f"reduction: Totals.divisor needs a scalar reduction, got {reduction!r}; "
+                f"allowed values are {', '.join(map(repr, SCALAR_REDUCTIONS))}"
+            )
+        return reduction_divisor(name, self.weight_sum, self.count, self.nonzero_rows, self.rows, self.weight_entries,
+                                 self.nonzero_weight_entries)
+
+
+def reduction_divisor(name: str, W, V, Z, R, E, E0) -> float:
+    """The divisor D of each scalar reduction, result = S / D: the one place where a convention's divisor is chosen."""
+    if name == "sum":
+        return 1.0
+    if name == "sum_over_batch_size":
+        return V
+    if name == "sum_over_all_rows":
+        return R
+    if name == "mean_with_sample_weight":
+        return W
+    if name == "sum_by_nonzero_weights":
+        return Z
+    # keras_legacy: Keras 2.2 divides the masked loss by mean(mask) and then by the share of non-zero weight
+    # entries, i.e. S / (V/R_w) / (E0/E) with the row count cancelling (SEMANTICS.md §1.2).
+    return V * E0 / E if E else 0.0
 
 
 def scalar_result(name: str, zero_division: ZeroDivision, S, W, V, Z, R, E, E0) -> float:
     """Totals.result from the totals' values, for a canonical scalar reduction name and a checked zero_division
     (the engine calls it directly: building a Totals costs ~1 µs, much of a call on 1e3 elements)."""
-    if name == "sum":
-        return float(S)
-    if name == "sum_over_batch_size":
-        return divide(S, V, zero_division, name)
-    if name == "sum_over_all_rows":
-        return divide(S, R, zero_division, name)
-    if name == "mean_with_sample_weight":
-        return divide(S, W, zero_division, name)
-    if name == "sum_by_nonzero_weights":
-        return divide(S, Z, zero_division, name)
-    # keras_legacy: Keras 2.2 divides the masked loss by mean(mask) and then by the share of non-zero
-    # weight entries, i.e. S / (V/R_w) / (E0/E) with the row count cancelling (SEMANTICS.md §1.2).
-    return divide(S * E, V * E0, zero_division, name)
+    if name == "keras_legacy":
+        # S·E / (V·E0): the same value as S / reduction_divisor, multiplied first as Keras rounds it.
+        return divide(S * E, V * E0, zero_division, name)
+    return divide(S, reduction_divisor(name, W, V, Z, R, E, E0), zero_division, name)
