@@ -122,6 +122,12 @@ def _jax_call(loss, y, p):
     return run
 
 
+def report_fields(workload, n, y, p):
+    """The fields benchmarks/report.py groups rows by (the loss benchmarks record the same ones)."""
+    return dict(label=f"value_and_grad, {workload}", dtype="float32", size=f"n={n:_}", shape=str(p.shape),
+                bytes_read=int(y.nbytes + p.nbytes))
+
+
 @pytest.mark.parametrize("contestant", CONTESTANTS)
 def test_value_and_grad(benchmark, case, contestant):
     workload, n, loss, y, p, options, (expected_value, expected_grad) = case
@@ -140,7 +146,8 @@ def test_value_and_grad(benchmark, case, contestant):
     benchmark.group = f"value_and_grad {workload} float32 n={n:_}"
     benchmark.name = contestant
     benchmark.extra_info.update(contestant=contestant, workload=workload, n=n,
-                                threads=1 if contestant == "fastloss-1thread" else THREADS)
+                                threads=1 if contestant == "fastloss-1thread" else THREADS,
+                                **report_fields(workload, n, y, p))
     value, grad = benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1)
 
     value = float(value.detach() if hasattr(value, "detach") else value)

@@ -169,8 +169,13 @@ def collect(data: dict) -> list[dict]:
     return rows
 
 
+def versions_entry(data: dict) -> dict:
+    """The extra_info of a loss benchmark: those record the machine, build and peer versions."""
+    return next((b["extra_info"] for b in data["benchmarks"] if "fastloss_config" in b.get("extra_info", {})), {})
+
+
 def machine_lines(data: dict) -> list[str]:
-    first = next((b["extra_info"] for b in data["benchmarks"] if "workload" in b.get("extra_info", {})), {})
+    first = versions_entry(data)
     cfg = first.get("fastloss_config", {})
     peers = first.get("peers", {})
     machine = data.get("machine_info", {})
@@ -265,7 +270,7 @@ def write_plot(rows: list[dict], data: dict, path: Path) -> None:
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}×"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("speed-up over the best peer (median time of best peer / fastloss, log scale; right of 1× = fastloss faster)")
-    first = next((b["extra_info"] for b in data["benchmarks"] if "workload" in b.get("extra_info", {})), {})
+    first = versions_entry(data)
     ax.set_title(f"fastloss vs best peer — {data.get('_cpu_model') or cpu_model()}, "
                  f"{first.get('usable_cores', '?')} cores (blue float32, orange float64)", fontsize=10)
     ax.grid(axis="x", which="both", alpha=0.3)
