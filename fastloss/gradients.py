@@ -167,12 +167,11 @@ def value_and_grad(loss_name, y_true, y_pred, **options):
     if cw is not None:
         weight_entries = n_rows
 
-    # The divisor is known before the pass unless class weights or ignore_class change V, W, Z.
-    if reduction in ("none", "sum"):
+    # The divisor is known before the pass unless class weights or ignore_class change V, W, Z (sum's and
+    # sum_over_all_rows' divisors never depend on them); _reductions owns every divisor.
+    if reduction == "none":
         before = 1.0
-    elif reduction == "sum_over_all_rows":
-        before = float(n_rows)
-    elif cw is None and (not spec.sparse or ignore_class is None):
+    elif reduction in ("sum", "sum_over_all_rows") or (cw is None and (not spec.sparse or ignore_class is None)):
         before = _totals_before_the_pass(n_rows, sw, sw_inner, mask_arr, mask_inner, weight_entries,
                                          nonzero_entries).divisor(reduction)
     else:
