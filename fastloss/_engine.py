@@ -201,6 +201,49 @@ def _params(options, lo, hi, keep, offset, delta) -> np.ndarray:
     return params
 
 
+def prepare(y_true, y_pred, *, sparse, elementwise, ignore_class, sample_weight, mask, class_weight,
+            count_nonzero_entries=True):
+    """Coerce and check the arrays of a kernel call (evaluate and value_and_grad share it).
+
+    Returns (yt, yp, dtype, pred_shape_given, rows_shape, n_rows, K, sw, sw_inner, weight_entries,
+    nonzero_entries, mask_arr, mask_inner, cw): C-contiguous (R, K) rows (or R labels), the compute dtype, the
+    shapes, and the weighting buffers the drivers take.
+    """
+    y_pred_arr = _read(y_pred, "y_pred")
+    if y_pred_arr.ndim == 0:
+        raise ValueError("y_pred: expected an array with at least one axis, got a scalar")
+    dtype = _FLOAT_DTYPES.get(y_pred_arr.dtype) or _float_dtype(y_pred_arr)
+    pred_shape_given = y_pred_arr.shape
+    if elementwise and y_pred_arr.ndim == 1:
+        y_pred_arr = y_pred_arr[:, None]
+    rows_shape = y_pred_arr.shape[:-1]
+    K = y_pred_arr.shape[-1]
+    if K == 0:
+        raise ValueError(f"y_pred: the last (class) axis has size 0 (shape {y_pred_arr.shape})")
+    n_rows = math.prod(rows_shape)
+    yp = np.ascontiguousarray(y_pred_arr, dtype=dtype).reshape(n_rows, K)
+
+    if sparse:
+        yt = _as_labels(y_true, rows_shape)
+        if ignore_class is not None and (
+            isinstance(ignore_class, bool) or not isinstance(ignore_class, numbers.Integral)
+        ):
+            raise TypeError(f"ignore_class: expected None or an integer class, got {ignore_class!r}")
+    else:
+        yt = _match_dense_target(_read(y_true, "y_true"), y_pred_arr, pred_shape_given)
+        yt = np.ascontiguousarray(yt, dtype=dtype).reshape(n_rows, K)
+
+    sw, sw_inner, weight_entries, nonzero_entries = _sample_weight(sample_weight, rows_shape, n_rows,
+                                                                   count_nonzero_entries)
+    mask_arr, mask_inner = _mask(mask, rows_shape)
+    cw = class_weight_table(class_weight)
+    if cw is not None:
+        weight_entries = n_rows  # the effective weight array is per row
+
+    return (yt, yp, dtype, pred_shape_given, rows_shape, n_rows, K, sw, sw_inner, weight_entries, nonzero_entries,
+            mask_arr, mask_inner, cw)
+
+
 def evaluate(
     kernel_name: str,
     y_true,
@@ -230,36 +273,11 @@ def evaluate(
     # None is resolved once the size is known: a small input runs on one thread without asking OpenMP.
     threads = None if n_threads is None else resolve_threads(n_threads)
 
-    y_pred_arr = _read(y_pred, "y_pred")
-    if y_pred_arr.ndim == 0:
-        raise ValueError("y_pred: expected an array with at least one axis, got a scalar")
-    dtype = _FLOAT_DTYPES.get(y_pred_arr.dtype) or _float_dtype(y_pred_arr)
-    pred_shape_given = y_pred_arr.shape
-    if elementwise and y_pred_arr.ndim == 1:
-        y_pred_arr = y_pred_arr[:, None]
-    rows_shape = y_pred_arr.shape[:-1]
-    K = y_pred_arr.shape[-1]
-    if K == 0:
-        raise ValueError(f"y_pred: the last (class) axis has size 0 (shape {y_pred_arr.shape})")
-    n_rows = math.prod(rows_shape)
-    yp = np.ascontiguousarray(y_pred_arr, dtype=dtype).reshape(n_rows, K)
-
-    if sparse:
-        yt = _as_labels(y_true, rows_shape)
-        if ignore_class is not None and (
-            isinstance(ignore_class, bool) or not isinstance(ignore_class, numbers.Integral)
-        ):
-            raise TypeError(f"ignore_class: expected None or an integer class, got {ignore_class!r}")
-    else:
-        yt = _match_dense_target(_read(y_true, "y_true"), y_pred_arr, pred_shape_given)
-        yt = np.ascontiguousarray(yt, dtype=dtype).reshape(n_rows, K)
-
-    sw, sw_inner, weight_entries, nonzero_entries = _sample_weight(sample_weight, rows_shape, n_rows,
-                                                                   reduction in _NEEDS_NONZERO_ENTRIES)
-    mask_arr, mask_inner = _mask(mask, rows_shape)
-    cw = class_weight_table(class_weight)
-    if cw is not None:
-        weight_entries = n_rows  # the effective weight array is per row
+    (yt, yp, dtype, pred_shape_given, rows_shape, n_rows, K, sw, sw_inner, weight_entries, nonzero_entries,
+     mask_arr, mask_inner, cw) = prepare(y_true, y_pred, sparse=sparse, elementwise=elementwise,
+                                         ignore_class=ignore_class, sample_weight=sample_weight, mask=mask,
+                                         class_weight=class_weight,
+                                         count_nonzero_entries=reduction in _NEEDS_NONZERO_ENTRIES)
 
     out = np.empty(n_rows, dtype=dtype) if reduction == "none" else None
     block_rows = max(1, BLOCK_ELEMENTS // K)

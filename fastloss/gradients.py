@@ -25,19 +25,15 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from . import _kernels, losses
-from ._arrays import _float_dtype, _to_numpy
 from . import _engine
-from ._engine import (_CLIP_BOUNDS, _as_labels, _included_rows, _mask,
-                      _match_dense_target, _raise_kernel_error, _sample_weight, kernel_params, resolve_threads)
+from ._engine import _CLIP_BOUNDS, _included_rows, _raise_kernel_error, kernel_params, prepare, resolve_threads
 from ._options import check_delta, check_label_smoothing
 from ._reductions import Totals, canonical_reduction, check_zero_division, divide
-from .class_weight import class_weight_table
 
 __all__ = ["value_and_grad", "GRADIENT_LOSSES"]
 
@@ -138,34 +134,10 @@ def value_and_grad(loss_name, y_true, y_pred, **options):
     delta = check_delta(args["delta"]) if "delta" in args else 0.0
     ignore_class = args.get("ignore_class")
 
-    # Coercion as in fastloss._engine.evaluate (same helpers, same rules).
-    y_pred_arr = _to_numpy(y_pred, "y_pred")
-    if y_pred_arr.ndim == 0:
-        raise ValueError("y_pred: expected an array with at least one axis, got a scalar")
-    dtype = _float_dtype(y_pred_arr)
-    pred_shape_given = y_pred_arr.shape
-    if spec.elementwise and y_pred_arr.ndim == 1:
-        y_pred_arr = y_pred_arr[:, None]
-    rows_shape = y_pred_arr.shape[:-1]
-    K = y_pred_arr.shape[-1]
-    if K == 0:
-        raise ValueError(f"y_pred: the last (class) axis has size 0 (shape {y_pred_arr.shape})")
-    n_rows = math.prod(rows_shape)
-    yp = np.ascontiguousarray(y_pred_arr, dtype=dtype).reshape(n_rows, K)
-    if spec.sparse:
-        yt = _as_labels(y_true, rows_shape)
-        if ignore_class is not None and (
-            isinstance(ignore_class, bool) or not isinstance(ignore_class, numbers.Integral)
-        ):
-            raise TypeError(f"ignore_class: expected None or an integer class, got {ignore_class!r}")
-    else:
-        yt = _match_dense_target(_to_numpy(y_true, "y_true"), y_pred_arr, pred_shape_given)
-        yt = np.ascontiguousarray(yt, dtype=dtype).reshape(n_rows, K)
-    sw, sw_inner, weight_entries, nonzero_entries = _sample_weight(args["sample_weight"], rows_shape, n_rows)
-    mask_arr, mask_inner = _mask(args["mask"], rows_shape)
-    cw = class_weight_table(args["class_weight"])
-    if cw is not None:
-        weight_entries = n_rows
+    (yt, yp, dtype, pred_shape_given, rows_shape, n_rows, K, sw, sw_inner, weight_entries, nonzero_entries,
+     mask_arr, mask_inner, cw) = prepare(y_true, y_pred, sparse=spec.sparse, elementwise=spec.elementwise,
+                                         ignore_class=ignore_class, sample_weight=args["sample_weight"],
+                                         mask=args["mask"], class_weight=args["class_weight"])
 
     # The divisor is known before the pass unless class weights or ignore_class change V, W, Z (sum's and
     # sum_over_all_rows' divisors never depend on them); _reductions owns every divisor.
