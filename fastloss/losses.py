@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._catalog_options import (check_flag, check_focal_alpha, check_gamma, check_q, is_multilabel_class_weight,
-                               multilabel_columns, prediction_columns)
 from ._engine import evaluate
-from ._options import check_delta, check_label_smoothing, check_last_axis
+from ._options import (check_delta, check_flag, check_focal_alpha, check_gamma, check_label_smoothing, check_last_axis,
+                       check_q, is_multilabel_class_weight, multilabel_columns, prediction_columns)
 from ._reductions import DEFAULT_ZERO_DIVISION
 
 __all__ = [

@@ -42,8 +42,9 @@ import numpy as np
 from ._arrays import _float_dtype
 from ._engine import evaluate
 from ._reductions import DEFAULT_ZERO_DIVISION, canonical_reduction
-from .overlap import (_real, _same_shape_arrays, batch_sum, check_overlap_axis, check_threshold, overlap_evaluate,
-                      overlap_rows, spread_batch_value)
+from ._options import _real, check_threshold
+from .overlap import (_same_shape_arrays, batch_sum, check_overlap_axis, overlap_evaluate, overlap_rows,
+                      spread_batch_value)
 
 __all__ = [
     "binary_accuracy",

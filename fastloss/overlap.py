@@ -43,35 +43,15 @@ import numpy as np
 
 from ._arrays import _float_dtype, _to_numpy
 from ._engine import evaluate
+from ._options import check_nonnegative
 from ._reductions import DEFAULT_ZERO_DIVISION, canonical_reduction
 
 __all__ = ["dice", "tversky"]  # LOSSES joins fastloss.LOSSES through fastloss.losses
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Option checks (shared with fastloss.metrics and the oracle)
+# The overlap axes (shared with fastloss.metrics and the oracle; the scalar option checks are in _options)
 # ---------------------------------------------------------------------------------------------------------
-
-def _real(value, name, expected):
-    if isinstance(value, (bool, np.bool_, str, bytes)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected {expected}, got {value!r}")
-    return float(value)
-
-
-def check_nonnegative(value, name) -> float:
-    """A finite number >= 0 (smooth, alpha, beta)."""
-    number = _real(value, name, "a finite number >= 0")
-    if not math.isfinite(number) or number < 0:
-        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
-    return number
-
-
-def check_threshold(value, name="threshold") -> float:
-    number = _real(value, name, "a number")
-    if math.isnan(number):
-        raise ValueError(f"{name}: expected a number, got NaN")
-    return number
-
 
 def check_overlap_axis(axis, ndim):
     """None, or the sorted tuple of distinct non-negative axes of a ``ndim``-D array."""

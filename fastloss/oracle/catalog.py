@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._catalog_options import (check_flag, check_focal_alpha, check_gamma, check_q, is_multilabel_class_weight,
-                                multilabel_columns, prediction_columns)
-from .._options import check_label_smoothing, check_last_axis
+from .._options import (check_flag, check_focal_alpha, check_gamma, check_label_smoothing, check_last_axis, check_q,
+                        is_multilabel_class_weight, multilabel_columns, prediction_columns)
 from . import core
 from .core import _evaluate_rows
 

@@ -27,7 +27,8 @@ import numpy as np
 
 from .._arrays import _to_numpy
 from .._reductions import canonical_reduction, check_zero_division
-from ..overlap import _same_shape_arrays, check_nonnegative, check_overlap_axis, check_threshold, overlap_rows
+from .._options import check_nonnegative, check_threshold
+from ..overlap import _same_shape_arrays, check_overlap_axis, overlap_rows
 from ..metrics import check_empty_score, check_k, METRIC_REDUCTION
 from .core import (
     _broadcast_to_rows,
