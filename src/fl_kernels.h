@@ -64,8 +64,10 @@ typedef double (*fl_row_f64_fn)(const double*, const double*, ptrdiff_t, const f
 /* The losses whose row value is the mean over the row of an element loss fl_<name>_element(y, p, prm).
  * X(ISA, ATTR, NAME) is expanded for each name: table fields, loop bodies, table entries. _kernels.pyx.tp lists
  * the same names (its KERNELS table). */
-#define FL_ELEMENTWISE(X, ISA, ATTR)                                                                           \
-    X(ISA, ATTR, bce_logits) X(ISA, ATTR, squared_error) X(ISA, ATTR, absolute_error)                         \
+#define FL_ELEMENTWISE(X, ISA, ATTR) X(ISA, ATTR, bce_logits) FL_ELEMENTWISE_IN_DOUBLE(X, ISA, ATTR)
+/* Those whose float32 elements are computed in double too (fl_<name>_element_f32 = fl_<name>_element). */
+#define FL_ELEMENTWISE_IN_DOUBLE(X, ISA, ATTR)                                                                 \
+    X(ISA, ATTR, squared_error) X(ISA, ATTR, absolute_error)                                                  \
     X(ISA, ATTR, absolute_percentage_error) X(ISA, ATTR, squared_logarithmic_error) X(ISA, ATTR, huber)       \
     X(ISA, ATTR, log_cosh) X(ISA, ATTR, poisson) X(ISA, ATTR, hinge) X(ISA, ATTR, squared_hinge)
 
@@ -114,6 +116,56 @@ FL_INLINE double fl_bce_logits_element(double y, double z, const fl_params* prm)
      * log1p form keeps full precision when exp(-|z|) is tiny. */
     double ys = y * prm->keep + prm->offset;
     return (z > 0.0 ? z : 0.0) - z * ys + fl_softplus_neg_abs(z);
+}
+
+/* BCE on a float32 probability with a hard target (y exactly 0 or 1, no smoothing): -log(q) for q = p or 1 - p,
+ * clipped, on float lanes. q = 1 - p is rounded in float, but its rounding error d = (1 - q) - p is exact (both
+ * subtractions are exact by Sterbenz's lemma), and log(1 - p) = log(q) + d/q with d/q = d·(2 - q) to far below
+ * an ulp (q >= 1/2 there): relative error < 2e-7 across the clip range [1e-7, 1 - 2^-23]. */
+FL_INLINE double fl_bce_hard_f32(float y, float p, double lo, double hi)
+{
+    const float lo_f = (float)lo, hi_f = (float)hi;   /* the bounds are float32 values already */
+    float pc = p < lo_f ? lo_f : p;
+    pc = pc > hi_f ? hi_f : pc;
+    int positive = y != 0.0f;
+    float q = positive ? pc : 1.0f - pc;
+    float d = positive ? 0.0f : (1.0f - q) - pc;
+    return -(double)fl_logf_plus(q, d * (2.0f - q));
+}
+
+/* The element of each input type. float64: the formula above (with a hard target it is exactly -log(p) or
+ * -log(1 - p): the other product is 0 times a finite log, and x + (-0) = x). float32: a hard target takes the
+ * float-lane fl_bce_hard_f32, anything else (soft targets, smoothing) the double formula. */
+FL_INLINE int fl_bce_target_is_hard(double y, const fl_params* prm)
+{
+    return ((y == 0.0) | (y == 1.0)) & (prm->keep == 1.0) & (prm->offset == 0.0);
+}
+
+FL_INLINE double fl_bce_probabilities_element_f64(double y, double p, const fl_params* prm)
+{
+    return fl_bce_probabilities_element(y, p, prm);
+}
+
+FL_INLINE double fl_bce_probabilities_element_f32(float y, float p, const fl_params* prm)
+{
+    double soft = fl_bce_probabilities_element(y, p, prm);
+    double hard = fl_bce_hard_f32(y, p, prm->lo, prm->hi);
+    return fl_bce_target_is_hard(y, prm) ? hard : soft;
+}
+
+FL_INLINE double fl_bce_hard_f64(double y, double p, double lo, double hi)
+{
+    double pc = fl_clip(p, lo, hi);
+    return -fl_log(y != 0.0 ? pc : 1.0 - pc);
+}
+
+/* A float32 BCE-from-logits element: the linear part max(z, 0) - z·y in double (where the terms can cancel), the
+ * softplus tail log1p(exp(-|z|)) in (0, ln 2] on float lanes (< 2 float ulps, i.e. < 2.4e-7 relative). For targets
+ * in [0, 1] the linear part is >= 0, so the element, and any sum of elements, keeps that relative error. */
+FL_INLINE double fl_bce_logits_element_f32(float y, float z, const fl_params* prm)
+{
+    double ys = (double)y * prm->keep + prm->offset, zd = z;
+    return (zd > 0.0 ? zd : 0.0) - zd * ys + (double)fl_softplus_neg_absf(z);
 }
 
 FL_INLINE double fl_squared_error_element(double y, double p, const fl_params* prm)
@@ -179,6 +231,21 @@ FL_INLINE double fl_squared_hinge_element(double y, double p, const fl_params* p
     return h * h;
 }
 
+/* The element function of each input type: float64 elements in double, float32 elements in double too unless
+ * the loss has a float-lane element above (fl_bce_logits_element_f32). */
+#define FL_ELEMENT_OF_TYPE(ISA, ATTR, NAME)                                                                    \
+    FL_INLINE double fl_##NAME##_element_f64(double y, double p, const fl_params* prm)                       \
+    {                                                                                                         \
+        return fl_##NAME##_element(y, p, prm);                                                                \
+    }
+#define FL_DOUBLE_ELEMENT_FOR_FLOAT(ISA, ATTR, NAME)                                                           \
+    FL_INLINE double fl_##NAME##_element_f32(float y, float p, const fl_params* prm)                         \
+    {                                                                                                         \
+        return fl_##NAME##_element(y, p, prm);                                                                \
+    }
+FL_ELEMENTWISE(FL_ELEMENT_OF_TYPE, _, _)
+FL_ELEMENTWISE_IN_DOUBLE(FL_DOUBLE_ELEMENT_FOR_FLOAT, _, _)
+
 /* ---------------------------------------------------------------------------------------------------------
  * The bodies, instantiated per ISA level and input type.
  * ------------------------------------------------------------------------------------------------------- */
@@ -205,7 +272,7 @@ FL_INLINE double fl_squared_hinge_element(double y, double p, const fl_params* p
         const ptrdiff_t n = nr * K;                                                                           \
         double* restrict dst = (K == 1) ? rows : buf;                                                        \
         _Pragma("omp simd")                                                                                   \
-        for (ptrdiff_t i = 0; i < n; i++) dst[i] = fl_##NAME##_element(y[i], p[i], prm);                      \
+        for (ptrdiff_t i = 0; i < n; i++) dst[i] = fl_##NAME##_element_##TS(y[i], p[i], prm);                 \
         if (K != 1) FL_ROW_MEANS(buf, nr, K, rows);                                                           \
         return 0;                                                                                             \
     }
@@ -216,12 +283,14 @@ FL_INLINE double fl_squared_hinge_element(double y, double p, const fl_params* p
 #define FL_LANE_SUM(ACC, TAIL)                                                                                \
     (((ACC[0] + ACC[1]) + (ACC[2] + ACC[3])) + ((ACC[4] + ACC[5]) + (ACC[6] + ACC[7]))) + TAIL
 
-/* RESULT = Σ_k TERM over k in [0, K), in the fixed lane order: TERM (an expression of k) is evaluated by a plain
- * SIMD loop into an L1 buffer, chunk by chunk, and lane j adds the terms with k ≡ j (mod FL_LANES) in order.
- * FL_CHUNK is a multiple of FL_LANES, so the grouping does not depend on the chunking either. */
-#define FL_SUM_TERMS(RESULT, K, TERM)                                                                          \
+/* RESULT = Σ_k TERM over k in [0, K), in the fixed lane order: TERM (an expression of k, of type BUFT: double, or
+ * float for terms computed on float lanes) is evaluated by a plain SIMD loop into an L1 buffer, chunk by chunk, and
+ * lane j adds the terms with k ≡ j (mod FL_LANES) in order, in double. FL_CHUNK is a multiple of FL_LANES, so the
+ * grouping does not depend on the chunking either. */
+#define FL_SUM_TERMS_OF(RESULT, K, BUFT, TERM)                                                                 \
     do {                                                                                                      \
-        double fl_buf_[FL_CHUNK], fl_acc_[FL_LANES] = {0.0}, fl_tail_ = 0.0;                                  \
+        BUFT fl_buf_[FL_CHUNK];                                                                               \
+        double fl_acc_[FL_LANES] = {0.0}, fl_tail_ = 0.0;                                                     \
         for (ptrdiff_t fl_k0_ = 0; fl_k0_ < (K); fl_k0_ += FL_CHUNK) {                                        \
             const ptrdiff_t fl_n_ = ((K) - fl_k0_ < FL_CHUNK) ? (K) - fl_k0_ : FL_CHUNK;                      \
             const ptrdiff_t fl_n8_ = fl_n_ - fl_n_ % FL_LANES;                                                \
@@ -231,28 +300,44 @@ FL_INLINE double fl_squared_hinge_element(double y, double p, const fl_params* p
                 fl_buf_[fl_i_] = (TERM);                                                                      \
             }                                                                                                 \
             for (ptrdiff_t fl_i_ = 0; fl_i_ < fl_n8_; fl_i_ += FL_LANES)                                     \
-                for (int fl_j_ = 0; fl_j_ < FL_LANES; fl_j_++) fl_acc_[fl_j_] += fl_buf_[fl_i_ + fl_j_];      \
-            for (ptrdiff_t fl_i_ = fl_n8_; fl_i_ < fl_n_; fl_i_++) fl_tail_ += fl_buf_[fl_i_];                \
+                for (int fl_j_ = 0; fl_j_ < FL_LANES; fl_j_++) fl_acc_[fl_j_] += (double)fl_buf_[fl_i_ + fl_j_];\
+            for (ptrdiff_t fl_i_ = fl_n8_; fl_i_ < fl_n_; fl_i_++) fl_tail_ += (double)fl_buf_[fl_i_];        \
         }                                                                                                     \
         RESULT = FL_LANE_SUM(fl_acc_, fl_tail_);                                                              \
     } while (0)
 
+#define FL_SUM_TERMS(RESULT, K, TERM) FL_SUM_TERMS_OF(RESULT, K, double, TERM)
+
 /* Σ buf[0..n) in FL_SUM_TERMS's order for n <= FL_CHUNK (one chunk): the same bits as FL_SUM_TERMS over those
  * terms, so a row summed here equals the row summed by the per-row functions. */
-FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
-{
-    double acc[FL_LANES] = {0.0}, tail = 0.0;
-    const ptrdiff_t n8 = n - n % FL_LANES;
-    for (ptrdiff_t i = 0; i < n8; i += FL_LANES)
-        for (int j = 0; j < FL_LANES; j++) acc[j] += buf[i + j];
-    for (ptrdiff_t i = n8; i < n; i++) tail += buf[i];
-    return FL_LANE_SUM(acc, tail);
-}
+#define FL_LANE_SUM_OF(NAME, BUFT)                                                                             \
+    FL_INLINE double NAME(const BUFT* restrict buf, ptrdiff_t n)                                              \
+    {                                                                                                         \
+        double acc[FL_LANES] = {0.0}, tail = 0.0;                                                             \
+        const ptrdiff_t n8 = n - n % FL_LANES;                                                                \
+        for (ptrdiff_t i = 0; i < n8; i += FL_LANES)                                                          \
+            for (int j = 0; j < FL_LANES; j++) acc[j] += (double)buf[i + j];                                  \
+        for (ptrdiff_t i = n8; i < n; i++) tail += (double)buf[i];                                            \
+        return FL_LANE_SUM(acc, tail);                                                                        \
+    }
+FL_LANE_SUM_OF(fl_lane_sum, double)
+FL_LANE_SUM_OF(fl_lane_sum_float, float)
 
-/* BCE on probabilities. With targets exactly 0 or 1 and no label smoothing, -(y·log p + (1-y)·log(1-p)) is
- * exactly -log(p) or -log(1-p): the other product is 0 times a finite negative log (p is clipped inside
- * (0, 1)), i.e. -0, and x + (-0) = x. So a chunk of hard targets takes one log per element instead of two and
- * gives the same bits. */
+/* The terms exp(z - m) of a log-sum-exp (z a logit, m its row's maximum, so z - m <= 0 and the maximum's term is 1):
+ * float64 rows take the double exp; float32 rows take fl_expf_nonpositive on float lanes (twice the lanes of double,
+ * a third of the operations). That term has < 1 float ulp of error plus the rounding of z - m (relative 6e-8·|z - m|)
+ * and enters a double sum >= 1, so a row's log-sum-exp minus its largest logit, the part of the crossentropy that
+ * is not a difference of inputs, keeps a relative error below ~1e-7·(1 + |z - m|) for the terms that matter. */
+#define FL_LSE_TERM_f64 double
+#define FL_LSE_TERM_f32 float
+#define FL_EXP_SHIFTED_f64(Z, M) fl_exp((double)(Z) - (double)(M))
+#define FL_EXP_SHIFTED_f32(Z, M) fl_expf_nonpositive((float)(Z) - (float)(M))
+#define FL_LANE_SUM_f64 fl_lane_sum
+#define FL_LANE_SUM_f32 fl_lane_sum_float
+
+/* BCE on probabilities. A chunk whose targets are all hard (exactly 0 or 1, no smoothing) takes one log per element
+ * (fl_bce_hard_<type>); any other chunk takes the element function of its type, which gives every element the
+ * same bits as the hard loop would (and the scalar row function the same bits as both). */
 #define FL_BCE_PROBABILITIES_ROWS(ISA, ATTR, T, TS)                                                            \
     ATTR static int fl_rows_bce_probabilities_##TS##_##ISA(const T* restrict y, const T* restrict p,          \
                                                            ptrdiff_t nr, ptrdiff_t K, const fl_params* prm_in,\
@@ -274,15 +359,14 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
             for (ptrdiff_t i = 0; i < n; i++) {                                                               \
                 double pk = p[i];                                                                             \
                 bad |= (pk < 0.0) | (pk > 1.0);                                                               \
-                dst[i] = fl_bce_probabilities_element(y[i], pk, prm);                                           \
+                dst[i] = fl_bce_probabilities_element_##TS(y[i], p[i], prm);                                  \
             }                                                                                                 \
         } else {                                                                                              \
             _Pragma("omp simd reduction(|:bad)")                                                              \
             for (ptrdiff_t i = 0; i < n; i++) {                                                               \
                 double pk = p[i];                                                                             \
                 bad |= (pk < 0.0) | (pk > 1.0);                                                               \
-                double pc = fl_clip(pk, lo, hi);                                                              \
-                dst[i] = -fl_log((double)y[i] != 0.0 ? pc : 1.0 - pc);                                        \
+                dst[i] = fl_bce_hard_##TS(y[i], p[i], lo, hi);                                                \
             }                                                                                                 \
         }                                                                                                     \
         if (K != 1) FL_ROW_MEANS(buf, nr, K, rows);                                                           \
@@ -295,19 +379,11 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
                                                                                                               \
     ATTR static double fl_row_max_##TS##_##ISA(const T* restrict z, ptrdiff_t K)                              \
     {                                                                                                         \
-        /* The maximum is exact, so the lanes may take the elements in any grouping. */                       \
-        double mx[FL_LANES];                                                                                  \
-        double m = z[0];                                                                                      \
-        ptrdiff_t k = 0;                                                                                      \
-        for (int j = 0; j < FL_LANES; j++) mx[j] = m;                                                         \
-        for (; k + FL_LANES <= K; k += FL_LANES) {                                                            \
-            for (int j = 0; j < FL_LANES; j++) {                                                              \
-                double v = z[k + j];                                                                          \
-                mx[j] = v > mx[j] ? v : mx[j];                                                                \
-            }                                                                                                 \
-        }                                                                                                     \
-        for (; k < K; k++) m = (double)z[k] > m ? (double)z[k] : m;                                           \
-        for (int j = 0; j < FL_LANES; j++) m = mx[j] > m ? mx[j] : m;                                         \
+        /* The maximum is exact, so the lanes may take the elements in any grouping; a NaN (which comparisons     \
+         * may or may not pass on) makes the log-sum-exp NaN through its own term whatever maximum is taken. */   \
+        T m = z[0];                                                                                           \
+        _Pragma("omp simd reduction(max:m)")                                                                  \
+        for (ptrdiff_t k = 1; k < K; k++) m = z[k] > m ? z[k] : m;                                            \
         return m;                                                                                             \
     }                                                                                                         \
                                                                                                               \
@@ -316,7 +392,7 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
         /* Shift by the maximum so exp never overflows; the largest term is 1, so the sum is >= 1. */         \
         const double m = fl_row_max_##TS##_##ISA(z, K);                                                       \
         double total;                                                                                         \
-        FL_SUM_TERMS(total, K, fl_exp((double)z[k] - m));                                                     \
+        FL_SUM_TERMS_OF(total, K, FL_LSE_TERM_##TS, FL_EXP_SHIFTED_##TS(z[k], m));                             \
         return m + fl_log(total);                                                                             \
     }                                                                                                         \
                                                                                                               \
@@ -325,26 +401,27 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
     ATTR static int fl_rows_log_sum_exp_##TS##_##ISA(const T* restrict z, ptrdiff_t nr, ptrdiff_t K,           \
                                                       double* restrict rows)                                 \
     {                                                                                                         \
-        double terms[FL_CHUNK], shift[FL_CHUNK];                                                              \
+        FL_LSE_TERM_##TS terms[FL_CHUNK], shift[FL_CHUNK];                                                    \
+        double sums[FL_CHUNK];                                                                                \
         const ptrdiff_t n = nr * K;                                                                           \
         /* Row maxima, vectorised across rows. The maximum is exact, so it is fl_row_max's value (a NaN in the    \
          * row makes the log-sum-exp NaN either way; of -0 and +0 either gives the same bits below). */          \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t r = 0; r < nr; r++) {                                                                  \
-            double m = z[r * K];                                                                              \
+            T m = z[r * K];                                                                                   \
             for (ptrdiff_t k = 1; k < K; k++) {                                                               \
-                const double v = z[r * K + k];                                                                \
+                const T v = z[r * K + k];                                                                     \
                 m = v > m ? v : m;                                                                            \
             }                                                                                                 \
             rows[r] = m;                                                                                      \
         }                                                                                                     \
         for (ptrdiff_t r = 0; r < nr; r++)                                                                    \
-            for (ptrdiff_t k = 0; k < K; k++) shift[r * K + k] = rows[r];                                     \
+            for (ptrdiff_t k = 0; k < K; k++) shift[r * K + k] = (FL_LSE_TERM_##TS)rows[r];                   \
         _Pragma("omp simd")                                                                                   \
-        for (ptrdiff_t i = 0; i < n; i++) terms[i] = fl_exp((double)z[i] - shift[i]);                         \
-        for (ptrdiff_t r = 0; r < nr; r++) shift[r] = fl_lane_sum(terms + r * K, K);                          \
+        for (ptrdiff_t i = 0; i < n; i++) terms[i] = FL_EXP_SHIFTED_##TS(z[i], shift[i]);                     \
+        for (ptrdiff_t r = 0; r < nr; r++) sums[r] = FL_LANE_SUM_##TS(terms + r * K, K);                      \
         _Pragma("omp simd")                                                                                   \
-        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = rows[r] + fl_log(shift[r]);                              \
+        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = rows[r] + fl_log(sums[r]);                               \
         return 0;                                                                                             \
     }                                                                                                         \
                                                                                                               \

@@ -7,13 +7,14 @@
  *
  *   fl_log(x):  x NaN -> NaN, x < 0 -> NaN, x = +-0 -> -inf, x = +inf -> +inf, subnormals handled.
  *               fdlibm e_log.c algorithm (< 1 ulp).
- *   fl_logf(x): same for float (fdlibm e_logf.c polynomial, < 1 ulp in float).
  *   fl_exp(x):  NaN -> NaN, overflow -> +inf, underflow -> subnormal/0; degree-13 polynomial on
  *               |r| <= ln2/2 after Cody-Waite reduction (~1 ulp).
- *   fl_expf(x): float version (degree-7 polynomial).
- *   fl_log1p_small(t) / fl_log1pf_small(t): log1p(t) for t > -1 via u = 1+t and the standard correction
- *               (t - (u-1))/u (no special-case handling beyond what fl_log does).
+ *   fl_log1p_small(t): log1p(t) for t > -1 via u = 1+t and the standard correction (t - (u-1))/u (no
+ *               special-case handling beyond what fl_log does).
  *   fl_softplus_neg_abs(z) = log1p(exp(-|z|)) (BCE-from-logits tail), NaN-propagating.
+ *   float: fl_expf_nonpositive(x) (x <= 0), fl_log1pf_unit(e) (e in [0, 1]), fl_softplus_neg_absf(z) and
+ *               fl_logf_plus(u, c) (normal u > 0), division-free, < 1-2 float ulps: the float-lane math of float32
+ *               inputs (log-sum-exp terms, softplus tails, hard-label BCE).
  *
  * Everything is `static inline` so each target clone inlines its own copy compiled for its ISA.
  * Results depend on whether FMA contraction happens: compile with -ffp-contract=off to get bit-identical
@@ -75,40 +76,6 @@ FL_INLINE double fl__log_plus(double x, double c)
 FL_INLINE double fl_log(double x) { return fl__log_plus(x, 0.0); }
 
 /* ---------------------------------------------------------------------------------------------------- */
-/* log, float                                                                                           */
-/* ---------------------------------------------------------------------------------------------------- */
-FL_INLINE float fl__logf_plus(float x, float c)
-{
-    const float ln2_hi = 6.9313812256e-01f; /* 0x3f317180 */
-    const float ln2_lo = 9.0580006145e-06f; /* 0x3717f7d1 */
-    const float Lg1 = 0xaaaaaa.0p-24f, Lg2 = 0xccce13.0p-25f, Lg3 = 0x91e9ee.0p-25f, Lg4 = 0xf89e26.0p-26f;
-    int sub = x < 0x1p-126f;
-    float xs = sub ? x * 0x1p25f : x;
-    int32_t kbias = sub ? 0x7f + 25 : 0x7f;
-    uint32_t ix = fl__f2u(xs);
-    ix += 0x3f800000 - 0x3f3504f3;
-    int32_t ki = (int32_t)(ix >> 23) - kbias;
-    ix = (ix & 0x007fffff) + 0x3f3504f3;
-    float m = fl__u2f(ix);
-    float k = (float)ki;
-    float f = m - 1.0f;
-    float s = f / (2.0f + f);
-    float z = s * s;
-    float w = z * z;
-    float t1 = w * (Lg2 + w * Lg4);
-    float t2 = z * (Lg1 + w * Lg3);
-    float R = t2 + t1;
-    float hfsq = 0.5f * f * f;
-    float r = s * (hfsq + R) + (k * ln2_lo + c) - hfsq + f + k * ln2_hi;
-    float special = (x < 0.0f) ? __builtin_nanf("") : x;
-    special = (x == 0.0f) ? -__builtin_inff() : special;
-    int finite_pos = (x > 0.0f) & (x < __builtin_inff());
-    return finite_pos ? r : special;
-}
-
-FL_INLINE float fl_logf(float x) { return fl__logf_plus(x, 0.0f); }
-
-/* ---------------------------------------------------------------------------------------------------- */
 /* exp, double                                                                                          */
 /* ---------------------------------------------------------------------------------------------------- */
 FL_INLINE double fl_exp(double x)
@@ -146,31 +113,88 @@ FL_INLINE double fl_exp(double x)
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
-/* exp, float                                                                                           */
+/* float lanes (float32 inputs, where the error analysis allows: see fl_kernels.h)                          */
 /* ---------------------------------------------------------------------------------------------------- */
-FL_INLINE float fl_expf(float x)
+/* exp(x) for x <= 0 (and NaN), float: the terms of a log-sum-exp and the tail of a softplus on float lanes.
+ * Cody-Waite reduction to |r| <= ln2/2 and Cephes's degree-5 minimax polynomial for (e^r - 1 - r)/r^2 (< 1 ulp);
+ * 2^k applied in two halves so that results down to the subnormals are right (x < -104 gives 0); NaN propagates
+ * through the polynomial. */
+FL_INLINE float fl_expf_nonpositive(float x)
 {
     const float invln2 = 1.44269502163f;
     const float ln2_hi = 0.693145751953125f, ln2_lo = 1.428606765330187045e-06f;
     const float shifter = 0x1.8p23f;
-    float xc = x > 89.0f ? 89.0f : x;
-    xc = xc < -104.0f ? -104.0f : xc;
-    float t = xc * invln2 + shifter;
-    float kd = t - shifter;
+    float xc = x < -104.0f ? -104.0f : x;
+    float kd = (xc * invln2 + shifter) - shifter;     /* round(x / ln2), in [-150, 0] */
     float r = (xc - kd * ln2_hi) - kd * ln2_lo;
-    float q = 1.0f / 5040.0f;
-    q = q * r + 1.0f / 720.0f;
-    q = q * r + 1.0f / 120.0f;
-    q = q * r + 1.0f / 24.0f;
-    q = q * r + 1.0f / 6.0f;
-    q = q * r + 0.5f;
+    float q = 1.9875691500e-4f;
+    q = q * r + 1.3981999507e-3f;
+    q = q * r + 8.3334519073e-3f;
+    q = q * r + 4.1665795894e-2f;
+    q = q * r + 1.6666665459e-1f;
+    q = q * r + 5.0000001201e-1f;
     float p = 1.0f + (r + (r * r) * q);
     float k1 = (kd * 0.5f + shifter) - shifter;
     float k2 = kd - k1;
     uint32_t b1 = (fl__f2u(k1 + shifter) - fl__f2u(shifter) + 127u) << 23;
     uint32_t b2 = (fl__f2u(k2 + shifter) - fl__f2u(shifter) + 127u) << 23;
-    float res = (p * fl__u2f(b1)) * fl__u2f(b2);
-    return (x != x) ? x : res;
+    return (p * fl__u2f(b1)) * fl__u2f(b2);
+}
+
+/* log1p(e) for e in [0, 1] (and NaN), float, without a division: below sqrt(2) - 1 the argument of Cephes's logf
+ * polynomial is e itself (exact, so no correction term is needed); above, 1 + e = 2·(1 + x) with x = (e - 1)/2,
+ * whose rounding moves 1 + x by < 2^-26 relative. Cephes's degree-8 polynomial (< 1 ulp on [sqrt(2)/2, sqrt(2)]). */
+FL_INLINE float fl_log1pf_unit(float e)
+{
+    int big = e > 0.41421356f;
+    float x = big ? (e - 1.0f) * 0.5f : e;
+    float kf = big ? 1.0f : 0.0f;
+    float z = x * x;
+    float y = 7.0376836292e-2f;
+    y = y * x - 1.1514610310e-1f;
+    y = y * x + 1.1676998740e-1f;
+    y = y * x - 1.2420140846e-1f;
+    y = y * x + 1.4249322787e-1f;
+    y = y * x - 1.6668057665e-1f;
+    y = y * x + 2.0000714765e-1f;
+    y = y * x - 2.4999993993e-1f;
+    y = y * x + 3.3333331174e-1f;
+    y = (y * x) * z;
+    y = y + kf * -2.12194440e-4f;
+    y = y - 0.5f * z;
+    return (x + y) + kf * 0.693359375f;
+}
+
+/* log(u) + c in float for a normal positive u (or NaN) and a small correction c (|c| <~ ulp(u) / u), without a
+ * division: exact reduction of u to m·2^k with m in [sqrt(2)/2, sqrt(2)) and x = m - 1, then Cephes's logf
+ * polynomial (< 1 ulp); c joins before the exponent term, so log(u) + c keeps its relative accuracy near u = 1. */
+FL_INLINE float fl_logf_plus(float u, float c)
+{
+    uint32_t ix = fl__f2u(u) + (0x3f800000u - 0x3f3504f3u);
+    float kf = (float)((int32_t)(ix >> 23) - 127);
+    float x = fl__u2f((ix & 0x007fffffu) + 0x3f3504f3u) - 1.0f;
+    float z = x * x;
+    float y = 7.0376836292e-2f;
+    y = y * x - 1.1514610310e-1f;
+    y = y * x + 1.1676998740e-1f;
+    y = y * x - 1.2420140846e-1f;
+    y = y * x + 1.4249322787e-1f;
+    y = y * x - 1.6668057665e-1f;
+    y = y * x + 2.0000714765e-1f;
+    y = y * x - 2.4999993993e-1f;
+    y = y * x + 3.3333331174e-1f;
+    y = (y * x) * z;
+    y = y + kf * -2.12194440e-4f;
+    y = y - 0.5f * z;
+    float r = (x + (y + c)) + kf * 0.693359375f;
+    return (u != u) ? u : r;
+}
+
+/* log1p(exp(-|z|)) in float: the BCE-from-logits tail of a float32 input, in (0, ln 2]; NaN -> NaN. */
+FL_INLINE float fl_softplus_neg_absf(float z)
+{
+    float a = z < 0.0f ? -z : z;
+    return fl_log1pf_unit(fl_expf_nonpositive(-a));
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -185,25 +209,11 @@ FL_INLINE double fl_log1p_small(double t)
     return (u == 1.0) ? t : r;      /* tiny t: log1p(t) = t (also keeps the sign of -0) */
 }
 
-FL_INLINE float fl_log1pf_small(float t)
-{
-    float u = 1.0f + t;
-    float c = (t - (u - 1.0f)) / u;
-    float r = fl__logf_plus(u, c);
-    return (u == 1.0f) ? t : r;
-}
-
 /* log1p(exp(-|z|)): exp argument <= 0, so the result is in (0, ln 2]; NaN -> NaN. */
 FL_INLINE double fl_softplus_neg_abs(double z)
 {
     double a = z < 0.0 ? -z : z;
     return fl_log1p_small(fl_exp(-a));
-}
-
-FL_INLINE float fl_softplus_neg_absf(float z)
-{
-    float a = z < 0.0f ? -z : z;
-    return fl_log1pf_small(fl_expf(-a));
 }
 
 #endif
