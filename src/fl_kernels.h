@@ -153,6 +153,22 @@ FL_INLINE double fl_bce_probabilities_element_f32(float y, float p, const fl_par
     return fl_bce_target_is_hard(y, prm) ? hard : soft;
 }
 
+/* log(clip(q, lo, hi)) of a renormalised probability q (double). float32 inputs take the log on float lanes: the
+ * rounding of the clipped q to float goes into fl_logf_plus's correction, (q - q_f)/q_f ~ (q - q_f)·(2 - q_f) (exact
+ * enough where log q is small, i.e. q near 1; negligible against |log q| elsewhere), so the result stays within
+ * two float ulps of log q. */
+FL_INLINE double fl_log_clipped_f64(double q, double lo, double hi)
+{
+    return fl_log(fl_clip(q, lo, hi));
+}
+
+FL_INLINE double fl_log_clipped_f32(double q, double lo, double hi)
+{
+    double qc = fl_clip(q, lo, hi);
+    float qf = (float)qc;
+    return (double)fl_logf_plus(qf, (float)(qc - (double)qf) * (2.0f - qf));
+}
+
 FL_INLINE double fl_bce_hard_f64(double y, double p, double lo, double hi)
 {
     double pc = fl_clip(p, lo, hi);
@@ -466,7 +482,7 @@ FL_LANE_SUM_OF(fl_lane_sum_float, float)
         *bad = out_of_range;                                                                                  \
         FL_SUM_TERMS(total, K, (double)p[k]);                                                                 \
         FL_SUM_TERMS(loss, K, -(((double)y[k] * prm.keep + prm.offset)                                        \
-                               * fl_log(fl_clip((double)p[k] / total, prm.lo, prm.hi))));                     \
+                               * fl_log_clipped_##TS((double)p[k] / total, prm.lo, prm.hi)));                 \
         return loss;                                                                                          \
     }
 
@@ -508,7 +524,7 @@ FL_LANE_SUM_OF(fl_lane_sum_float, float)
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++)                                                                     \
             terms[i] = -(((double)y[i] * prm.keep + prm.offset)                                               \
-                         * fl_log(fl_clip((double)p[i] / total[i], prm.lo, prm.hi)));                         \
+                         * fl_log_clipped_##TS((double)p[i] / total[i], prm.lo, prm.hi));                      \
         for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_lane_sum(terms + r * K, K);                           \
         return bad;                                                                                           \
     }

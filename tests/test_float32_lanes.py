@@ -116,3 +116,23 @@ def test_categorical_crossentropy_logits_float32_matches_float64_reference(K):
         got = fastloss.categorical_crossentropy(y, z, from_logits=True, reduction="sum", **kw)
         want = oracle.categorical_crossentropy(y, z, from_logits=True, reduction="sum", **kw)
         assert got == pytest.approx(want, rel=CONTRACT_RTOL)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_categorical_crossentropy_probabilities_near_one_and_tiny(smoothing):
+    """The renormalised probability is rounded to float for the log: its rounding goes into the log's correction
+    term, so a true-class probability next to 1 (loss ~1e-7) keeps its digits."""
+    rng = np.random.default_rng(9)
+    K = 10
+    for exponent in range(-8, 0):
+        rest = decades(exponent, exponent + 1, 200, rng).astype(np.float64)
+        p = np.empty((rest.size, K))
+        p[:, 1:] = (rest / (K - 1))[:, None]
+        p[:, 0] = 1.0 - rest
+        p = p.astype(np.float32)
+        for label in (0, 1):  # the confident class, or a tiny one
+            y = np.zeros_like(p)
+            y[:, label] = 1.0
+            got = fastloss.categorical_crossentropy(y, p, label_smoothing=smoothing, reduction="sum")
+            want = oracle.categorical_crossentropy(y, p, label_smoothing=smoothing, reduction="sum")
+            assert got == pytest.approx(want, rel=ELEMENT_RTOL), (exponent, label)
