@@ -21,6 +21,7 @@
 #ifndef FL_KERNELS_H
 #define FL_KERNELS_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,12 @@ typedef double (*fl_lse_f32_fn)(const float*, ptrdiff_t);
 typedef double (*fl_lse_f64_fn)(const double*, ptrdiff_t);
 typedef double (*fl_row_f32_fn)(const float*, const float*, ptrdiff_t, const fl_params*, int*);
 typedef double (*fl_row_f64_fn)(const double*, const double*, ptrdiff_t, const fl_params*, int*);
+typedef ptrdiff_t (*fl_chunk_weights_f32_fn)(const float*, float*, ptrdiff_t, ptrdiff_t, ptrdiff_t, const double*,
+                                            ptrdiff_t, const double*, ptrdiff_t, const unsigned char*, ptrdiff_t,
+                                            double*, double*, ptrdiff_t*);
+typedef ptrdiff_t (*fl_chunk_weights_f64_fn)(const double*, double*, ptrdiff_t, ptrdiff_t, ptrdiff_t, const double*,
+                                            ptrdiff_t, const double*, ptrdiff_t, const unsigned char*, ptrdiff_t,
+                                            double*, double*, ptrdiff_t*);
 
 /* The losses whose row value is the mean over the row of an element loss fl_<name>_element(y, p, prm).
  * X(ISA, ATTR, NAME) is expanded for each name: table fields, loop bodies, table entries. _kernels.pyx.tp lists
@@ -88,6 +95,8 @@ typedef struct {
     fl_row_f32_fn cce_logits_f32, cce_probabilities_f32;
     fl_row_f64_fn cce_logits_f64, cce_probabilities_f64;
     void (*reduce_rows)(const double*, ptrdiff_t, const double*, double*);
+    fl_chunk_weights_f32_fn chunk_weights_f32;
+    fl_chunk_weights_f64_fn chunk_weights_f64;
 } fl_vtable;
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -474,12 +483,151 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
         sums[2] = FL_LANE_SUM(nz, nz_tail);                                                                   \
     }
 
+/* ---------------------------------------------------------------------------------------------------------
+ * Per-row weights of a chunk of dense rows (the vector blocks of _kernels.pyx.tp): mask, broadcast sample
+ * weights and class weights, a chunk at a time in loops that vectorise, instead of row by row.
+ * ------------------------------------------------------------------------------------------------------- */
+
+/* The class of a K == 1 target is its value rounded half to even (np.round; nearbyint in the default rounding
+ * mode). Adding and subtracting 1.5·2^52 rounds exactly that way for |v| < 2^51, branch-free at every ISA level
+ * (SSE2 has no rounding instruction, and libm's nearbyint does not vectorise). A larger |v| may round to a
+ * neighbouring value, but one still beyond 2^50 in magnitude, i.e. outside any class table; NaN stays NaN. */
+FL_INLINE double fl_round_label(double v)
+{
+    return (v + 0x1.8p52) - 0x1.8p52;
+}
+
+/* The class of a K > 1 target row: its first maximum (Keras's argmax). A NaN compares false, so it never wins. */
+#define FL_FIRST_ARGMAX(T, TS)                                                                                 \
+    FL_INLINE ptrdiff_t fl_first_argmax_##TS(const T* y, ptrdiff_t K)                                         \
+    {                                                                                                         \
+        ptrdiff_t best = 0;                                                                                   \
+        for (ptrdiff_t k = 1; k < K; k++)                                                                     \
+            if (y[k] > y[best]) best = k;                                                                     \
+        return best;                                                                                          \
+    }
+FL_FIRST_ARGMAX(float, f32)
+FL_FIRST_ARGMAX(double, f64)
+
+/* dst[i] = src[(r0 + i) / inner] for i in [0, nr): an array broadcast over runs of `inner` rows, written run by
+ * run (one division per chunk instead of one per row). */
+#define FL_EXPAND_RUNS(T, TS)                                                                                  \
+    FL_INLINE void fl_expand_runs_##TS(T* restrict dst, const T* restrict src, ptrdiff_t r0, ptrdiff_t nr,     \
+                                       ptrdiff_t inner)                                                       \
+    {                                                                                                         \
+        ptrdiff_t entry = r0 / inner, len = inner - r0 % inner;                                               \
+        for (ptrdiff_t i = 0; i < nr; i += len, len = inner, entry++) {                                       \
+            const T v = src[entry];                                                                           \
+            const ptrdiff_t end = (i + len < nr) ? i + len : nr;                                              \
+            for (ptrdiff_t j = i; j < end; j++) dst[j] = v;                                                   \
+        }                                                                                                     \
+    }
+FL_EXPAND_RUNS(double, f64)
+FL_EXPAND_RUNS(unsigned char, u8)
+
+/* One row's class weight: c is its class, or -1 if it has none in the table (NaN then, like a class missing
+ * from a dict). The table is read at a valid index whatever c is, so a vector loop needs no masked load. */
+FL_INLINE double fl_class_weight(const double* cw, int c)
+{
+    const double t = cw[c >= 0 ? c : 0];
+    return c >= 0 ? t : (double)NAN;
+}
+
+/* The rows [r0, r0 + nr) of a chunk whose losses are rows[] (nr <= FL_CHUNK), with the rules of the scalar block
+ * loop: weights[i] = sample weight × class weight of row r0 + i, or 0 for an excluded row, whose loss becomes 0
+ * too (a NaN there cannot reach the sums); out[i] (if out) = weights[i]·rows[i] in the input dtype. With class
+ * weights, *entries = the chunk's Keras 2.2 non-zero entries (E0): rows whose class has a weight and whose
+ * sample weight × class weight is non-zero, excluded rows too (_nonzero_entry in _kernels.pyx.tp). Returns
+ * the number of included rows, or -1 (out untouched) if an included row has no class weight: the caller then
+ * redoes the chunk row by row, which reports the first failing row. y (the chunk's targets, nr·K values) is
+ * read only with class weights. */
+#define FL_CHUNK_WEIGHTS(ISA, ATTR, T, TS)                                                                     \
+    ATTR static ptrdiff_t fl_chunk_weights_##TS##_##ISA(                                                      \
+        const T* restrict y, T* restrict out, ptrdiff_t r0, ptrdiff_t nr, ptrdiff_t K,                        \
+        const double* restrict sw, ptrdiff_t sw_inner, const double* restrict cw, ptrdiff_t n_cw,             \
+        const unsigned char* restrict mask, ptrdiff_t mask_inner, double* restrict rows,                      \
+        double* restrict weights, ptrdiff_t* entries)                                                         \
+    {                                                                                                         \
+        unsigned char keep_runs[FL_CHUNK];                                                                    \
+        int cls[FL_CHUNK];                                                                                    \
+        const unsigned char* restrict keep = NULL;                                                            \
+        ptrdiff_t included = nr;                                                                              \
+        if (sw == NULL) {                                                                                     \
+            for (ptrdiff_t i = 0; i < nr; i++) weights[i] = 1.0;                                              \
+        } else if (sw_inner == 1) {                                                                           \
+            memcpy(weights, sw + r0, (size_t)nr * sizeof(double));                                            \
+        } else {                                                                                              \
+            fl_expand_runs_f64(weights, sw, r0, nr, sw_inner);                                                \
+        }                                                                                                     \
+        if (mask != NULL && mask_inner == 1) {                                                                \
+            keep = mask + r0;                                                                                 \
+        } else if (mask != NULL) {                                                                            \
+            fl_expand_runs_u8(keep_runs, mask, r0, nr, mask_inner);                                           \
+            keep = keep_runs;                                                                                 \
+        }                                                                                                     \
+        if (cw != NULL) {                                                                                     \
+            ptrdiff_t e0 = 0;                                                                                 \
+            int missing = 0;                                                                                  \
+            if (n_cw > 0x7fffffff) return -1; /* classes beyond an int: left to the row-by-row loop */        \
+            if (K == 1) {                                                                                     \
+                const double n = (double)n_cw;                                                                \
+                _Pragma("omp simd")                                                                           \
+                for (ptrdiff_t i = 0; i < nr; i++) {                                                          \
+                    const double v = fl_round_label((double)y[i]);                                            \
+                    cls[i] = (int)((v >= 0.0) & (v < n) ? v : -1.0);                                          \
+                }                                                                                             \
+            } else {                                                                                          \
+                for (ptrdiff_t i = 0; i < nr; i++) {                                                          \
+                    const ptrdiff_t c = fl_first_argmax_##TS(y + i * K, K);                                   \
+                    cls[i] = c < n_cw ? (int)c : -1;                                                          \
+                }                                                                                             \
+            }                                                                                                 \
+            /* E0 and the effective weights; a missing class weight is an error only in an included row. */  \
+            if (keep == NULL) {                                                                               \
+                _Pragma("omp simd reduction(+:e0) reduction(|:missing)")                                      \
+                for (ptrdiff_t i = 0; i < nr; i++) {                                                          \
+                    const double c = fl_class_weight(cw, cls[i]), w = weights[i] * c;                         \
+                    e0 += (c == c) & (w != 0.0);                                                              \
+                    missing |= c != c;                                                                        \
+                    weights[i] = w;                                                                           \
+                }                                                                                             \
+            } else {                                                                                          \
+                _Pragma("omp simd reduction(+:e0) reduction(|:missing)")                                      \
+                for (ptrdiff_t i = 0; i < nr; i++) {                                                          \
+                    const double c = fl_class_weight(cw, cls[i]), w = weights[i] * c;                         \
+                    e0 += (c == c) & (w != 0.0);                                                              \
+                    missing |= (c != c) & (keep[i] != 0);                                                     \
+                    weights[i] = w;                                                                           \
+                }                                                                                             \
+            }                                                                                                 \
+            if (missing) return -1;                                                                           \
+            *entries = e0;                                                                                    \
+        }                                                                                                     \
+        if (keep != NULL) {                                                                                   \
+            included = 0;                                                                                     \
+            _Pragma("omp simd reduction(+:included)")                                                         \
+            for (ptrdiff_t i = 0; i < nr; i++) {                                                              \
+                const int k = keep[i] != 0;                                                                   \
+                weights[i] = k ? weights[i] : 0.0;                                                            \
+                rows[i] = k ? rows[i] : 0.0;                                                                  \
+                included += k;                                                                                \
+            }                                                                                                 \
+        }                                                                                                     \
+        if (out != NULL) {                                                                                    \
+            _Pragma("omp simd")                                                                               \
+            for (ptrdiff_t i = 0; i < nr; i++) out[i] = (T)(weights[i] * rows[i]);                            \
+        }                                                                                                     \
+        return included;                                                                                      \
+    }
+
 #define FL_LEVEL(ISA, ATTR)                                                                                    \
     FL_ROW_FUNCTIONS(ISA, ATTR, float, f32)                                                                   \
     FL_ROW_FUNCTIONS(ISA, ATTR, double, f64)                                                                  \
     FL_CCE_ROWS(ISA, ATTR, float, f32)                                                                        \
     FL_CCE_ROWS(ISA, ATTR, double, f64)                                                                       \
     FL_REDUCE_ROWS(ISA, ATTR)                                                                                 \
+    FL_CHUNK_WEIGHTS(ISA, ATTR, float, f32)                                                                   \
+    FL_CHUNK_WEIGHTS(ISA, ATTR, double, f64)                                                                  \
     static const fl_vtable fl_vtable_##ISA = {                                                                \
         .bce_probabilities_f32 = fl_rows_bce_probabilities_f32_##ISA,                                         \
         .bce_probabilities_f64 = fl_rows_bce_probabilities_f64_##ISA,                                         \
@@ -499,6 +647,8 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
         .cce_logits_f64 = fl_row_cce_logits_f64_##ISA,                                                        \
         .cce_probabilities_f64 = fl_row_cce_probabilities_f64_##ISA,                                          \
         .reduce_rows = fl_reduce_rows_##ISA,                                                                  \
+        .chunk_weights_f32 = fl_chunk_weights_f32_##ISA,                                                      \
+        .chunk_weights_f64 = fl_chunk_weights_f64_##ISA,                                                      \
     };
 
 FL_LEVEL(baseline, )
