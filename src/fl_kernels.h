@@ -204,6 +204,26 @@ FL_INLINE double fl_squared_hinge_element(double y, double p, const fl_params* p
         }                                                                                                     \
     } while (0)
 
+/* FL_ROW_MEANS for nr rows of K values in buf, once per ISA level. GCC vectorises the row loop only when K is a
+ * constant (then with interleaved loads, and a power-of-two K divides by multiplying with its exact reciprocal);
+ * with a variable K it sums and divides row by row, which costs most of the chunk for rows of 2 to 8 elements
+ * (e.g. 4 features per timestep). Same additions and division either way, so the same bits. */
+#define FL_ROW_MEANS_FUNCTION(ISA, ATTR)                                                                       \
+    ATTR static void fl_row_means_##ISA(const double* restrict buf, ptrdiff_t nr, ptrdiff_t K,                \
+                                        double* restrict rows)                                                \
+    {                                                                                                         \
+        switch (K) {                                                                                          \
+        case 2: FL_ROW_MEANS(buf, nr, 2, rows); break;                                                        \
+        case 3: FL_ROW_MEANS(buf, nr, 3, rows); break;                                                        \
+        case 4: FL_ROW_MEANS(buf, nr, 4, rows); break;                                                        \
+        case 5: FL_ROW_MEANS(buf, nr, 5, rows); break;                                                        \
+        case 6: FL_ROW_MEANS(buf, nr, 6, rows); break;                                                        \
+        case 7: FL_ROW_MEANS(buf, nr, 7, rows); break;                                                        \
+        case 8: FL_ROW_MEANS(buf, nr, 8, rows); break;                                                        \
+        default: FL_ROW_MEANS(buf, nr, K, rows);                                                              \
+        }                                                                                                     \
+    }
+
 #define FL_ROWS_LOOP(ISA, ATTR, T, TS, NAME)                                                   \
     ATTR static int fl_rows_##NAME##_##TS##_##ISA(const T* restrict y, const T* restrict p, ptrdiff_t nr,     \
                                                   ptrdiff_t K, const fl_params* prm_in, double* restrict rows)\
@@ -215,7 +235,7 @@ FL_INLINE double fl_squared_hinge_element(double y, double p, const fl_params* p
         double* restrict dst = (K == 1) ? rows : buf;                                                        \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++) dst[i] = fl_##NAME##_element(y[i], p[i], prm);                      \
-        if (K != 1) FL_ROW_MEANS(buf, nr, K, rows);                                                           \
+        if (K != 1) fl_row_means_##ISA(buf, nr, K, rows);                                                     \
         return 0;                                                                                             \
     }
 
@@ -294,7 +314,7 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
                 dst[i] = -fl_log((double)y[i] != 0.0 ? pc : 1.0 - pc);                                        \
             }                                                                                                 \
         }                                                                                                     \
-        if (K != 1) FL_ROW_MEANS(buf, nr, K, rows);                                                           \
+        if (K != 1) fl_row_means_##ISA(buf, nr, K, rows);                                                     \
         return bad;                                                                                           \
     }
 
@@ -662,6 +682,7 @@ FL_INLINE double fl_class_weight(const double* cw, int c)
     }
 
 #define FL_LEVEL(ISA, ATTR)                                                                                    \
+    FL_ROW_MEANS_FUNCTION(ISA, ATTR)                                                                          \
     FL_ROW_FUNCTIONS(ISA, ATTR, float, f32)                                                                   \
     FL_ROW_FUNCTIONS(ISA, ATTR, double, f64)                                                                  \
     FL_CCE_ROWS(ISA, ATTR, float, f32)                                                                        \

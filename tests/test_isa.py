@@ -104,7 +104,8 @@ def test_hard_label_shortcut_gives_the_bits_of_the_two_log_formula(dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 def test_full_chunks_give_the_same_bits_at_every_level(dtype):
     # The workloads above run in blocks of 7 elements; here the engine's own blocks hold full chunks of rows, so the
-    # per-row weight loops (mask and sample-weight runs, labels, class weights) run as whole vectors.
+    # per-row loops (row means of short rows, mask and sample-weight runs, labels, class weights) run as whole
+    # vectors.
     rng = np.random.default_rng(8)
     n, t = 1500, 9
     mask = rng.random((n, t)) > 0.3
@@ -118,6 +119,9 @@ def test_full_chunks_give_the_same_bits_at_every_level(dtype):
                                       mask=mask[:, 0])),
         "bce sample_weight runs, mask": (rng.random((n, t, 4)).round(), rng.random((n, t, 4)),
                                          dict(sample_weight=weights, mask=mask)),
+        "bce K=3, mask": (rng.random((n, t, 3)).round(), rng.random((n, t, 3)), dict(mask=mask)),
+        "bce K=7, sample_weight per row": (rng.random((n, t, 7)).round(), rng.random((n, t, 7)),
+                                           dict(sample_weight=rng.random((n, t)))),
     }
     try:
         for name, (y, p, kw) in cases.items():
