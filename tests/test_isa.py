@@ -34,8 +34,8 @@ def _workloads():
     binary = rng.choice([0.0, 0.5, 1.0, 1.5, 2.5, -0.5], (n, t, 1))
     class_weight = dict(class_weight=np.array([0.5, 2.0, 0.0, 1.5, 3.0, 1.0]), **common)
     return {
-        "bce_class_weight": lambda dt, red, n: fastloss.binary_crossentropy(binary.astype(dt), probs[..., :1].astype(dt),
-                                                                         reduction=red, n_threads=n, **class_weight),
+        "bce_class_weight": lambda dt, red, n: fastloss.binary_crossentropy(
+            binary.astype(dt), probs[..., :1].astype(dt), reduction=red, n_threads=n, **class_weight),
         "cce_class_weight": lambda dt, red, n: fastloss.categorical_crossentropy(onehot.astype(dt), dist.astype(dt),
                                                                               reduction=red, n_threads=n,
                                                                               **class_weight),
@@ -114,8 +114,9 @@ def test_full_chunks_give_the_same_bits_at_every_level(dtype):
     cases = {
         "bce class_weight K=1": (rng.choice([0.0, 0.5, 1.0, 1.5, 2.5, -0.5], (n, t, 1)), rng.random((n, t, 1)),
                                  dict(class_weight=np.array([0.5, 2.0, 0.0]), sample_weight=weights, mask=mask)),
-        "bce class_weight K=1, table of 6": (rng.choice([0.0, 1.0, 2.5, 3.5, 4.6, -0.5], (n, t, 1)), rng.random((n, t, 1)),
-                                             dict(class_weight=np.array([0.5, 2.0, 0.0, 1.5, 3.0, 1.0]), mask=mask[:, 0])),
+        "bce class_weight K=1, table of 6": (
+            rng.choice([0.0, 1.0, 2.5, 3.5, 4.6, -0.5], (n, t, 1)), rng.random((n, t, 1)),
+            dict(class_weight=np.array([0.5, 2.0, 0.0, 1.5, 3.0, 1.0]), mask=mask[:, 0])),
         "bce class_weight K=4": (np.eye(4)[rng.integers(0, 4, (n, t))], rng.random((n, t, 4)),
                                  dict(class_weight={0: 0.5, 1: 2.0, 2: 0.0, 3: 1.5}, sample_weight=weights,
                                       mask=mask[:, 0])),
