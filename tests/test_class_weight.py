@@ -299,3 +299,112 @@ def test_per_pixel_class_weight_equals_the_weight_map(name, dtype):
     as_dict = {c: float(w) for c, w in enumerate(class_weight)}
     assert_same(fn, y_true, probs, dict(class_weight=as_dict), dict(sample_weight=class_weight[labels]),
                 f"{name} dict {np.dtype(dtype).name}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Full-size blocks: the vector blocks compute the per-row weights of a chunk of rows at a time (fl_kernels.h's
+# chunk_weights); a chunk holding a probability outside [0, 1] is redone by the row-by-row loop. Garbage probabilities
+# in excluded rows send every chunk down that loop, so the two can be compared on the same rows.
+# ---------------------------------------------------------------------------------------------------------------
+
+def _full_size_case(K, dtype, mask_kind, seed):
+    """(N, T) rows over several blocks and chunks (T = 9 runs straddle chunk ends). Included rows have classes 0 and
+    2 only; excluded rows hold anything, class 1 (absent from the dict) and unreadable targets included."""
+    rng = np.random.default_rng(seed)
+    N, T = 2000, 9
+    mask = rng.random((N, T) if mask_kind == "(N,T)" else (N,)) < 0.7
+    included = expand(mask, (N, T))
+    if K == 1:
+        y = rng.choice([0.0, -0.5, 0.49, 0.5, 2.0, 1.5, 2.5], (N, T, 1))
+        garbage = rng.choice([1.0, 0.7, 3.0, -1.0, np.nan, np.inf, -np.inf, 1e300, 2.0**51 + 2, 2.0**52 + 1,
+                              -(2.0**52), -0.51], (N, T, 1))
+        labels = np.round(np.where(included[..., None], y, garbage)[..., 0])
+    else:
+        cls = rng.choice([0, 2], (N, T))
+        cls = np.where(included, cls, rng.integers(0, K + 2, (N, T)))
+        y = np.eye(K + 2)[cls][..., :K]  # classes K, K + 1: all-zero rows, whose argmax is 0
+        garbage = np.where(rng.random((N, T, 1)) < 0.1, np.nan, y)
+        labels = np.argmax(np.where(included[..., None], y, garbage), axis=-1).astype(np.float64)
+    with np.errstate(over="ignore"):  # 1e300 is inf in float32: garbage either way
+        y = np.where(included[..., None], y, garbage).astype(dtype)
+    p = rng.uniform(0.05, 0.95, (N, T, K)).astype(dtype)
+    sw = rng.uniform(0.5, 2.0, N)
+    sw[rng.random(N) < 0.1] = 0.0
+    return y, p, sw, mask, included, labels
+
+
+def _expected_e0(labels, sw_rows, table):
+    valid = (labels >= 0) & (labels < table.size)
+    cw = np.where(valid, table[np.where(valid, labels, 0).astype(np.int64)], np.nan)
+    return int(np.count_nonzero(~np.isnan(cw) & (sw_rows * cw != 0)))
+
+
+@pytest.mark.parametrize("mask_kind", ["(N,T)", "(N,)"])
+@pytest.mark.parametrize("K", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_full_size_chunks_match_the_row_by_row_loop(K, dtype, mask_kind):
+    y, p, sw, mask, included, labels = _full_size_case(K, dtype, mask_kind, seed=21)
+    fn = fastloss.binary_crossentropy
+    table = np.array([0.5, np.nan, 0.0, np.nan, np.nan, 1.0])  # the dict as the kernel reads it
+    for cw in ({0: 0.5, 2: 0.0, 5: 1.0}, np.array([0.5, 7.0, 0.0])):
+        t = table if isinstance(cw, dict) else cw
+        kw = dict(class_weight=cw, sample_weight=sw, mask=mask)
+        p_bad = p.copy()
+        p_bad[~included] = 2.0  # excluded rows: every chunk goes row by row
+        for n_threads in (1, 2):
+            fast = fn(y, p, reduction="totals", n_threads=n_threads, **kw)
+            slow = fn(y, p_bad, reduction="totals", n_threads=n_threads, **kw)
+            context = f"{K=} {mask_kind} class_weight {type(cw).__name__} {n_threads=}"
+            for f in ("count", "nonzero_rows", "nonzero_weight_entries", "rows", "weight_entries"):
+                assert getattr(fast, f) == getattr(slow, f), f"{context} {f}"
+            assert close(fast.weighted_sum, slow.weighted_sum) and close(fast.weight_sum, slow.weight_sum), context
+            assert fast.count == int(included.sum())
+            assert fast.nonzero_weight_entries == _expected_e0(labels, sw[:, None], t), context
+            assert fn(y, p, reduction="none", n_threads=n_threads, **kw).tobytes() == \
+                fn(y, p_bad, reduction="none", n_threads=n_threads, **kw).tobytes(), context
+        # the explicit weight map takes the same vector path: the same bits (E0 differs by definition: the map's
+        # entries of unreadable excluded rows are not zero)
+        valid = (labels >= 0) & (labels < t.size)
+        weight_map = sw[:, None] * np.where(valid, t[np.where(valid, labels, 0).astype(np.int64)], 0.0)
+        by_map = fn(y, p, sample_weight=np.where(included, weight_map, 1.0), mask=mask, reduction="totals")
+        fast = fn(y, p, reduction="totals", **kw)
+        for f in ("weighted_sum", "weight_sum", "count", "nonzero_rows"):
+            assert getattr(by_map, f) == getattr(fast, f), f"{K=} {mask_kind} {f}"
+
+
+@pytest.mark.parametrize("K", [1, 4])
+def test_full_size_chunks_report_the_first_failing_row(K):
+    """Class 3 has no entry in a table of 3 weights; class 1 none in a dict without it. A probability outside [0, 1]
+    in an included row fails too; whichever included row fails first is reported, garbage in excluded rows never."""
+    y, p, sw, mask, included, _ = _full_size_case(K, np.float64, "(N,T)", seed=22)
+    fn = fastloss.binary_crossentropy
+    cw = np.array([0.5, 7.0, 0.0])
+    # Two included rows in one chunk of the second block, after garbage in excluded rows.
+    first = 4100 // K
+    early, late = (tuple(int(i) for i in np.unravel_index(r, included.shape))
+                   for r in np.argwhere(included.reshape(-1)[first:]).reshape(-1)[:2] + first)
+
+    def with_class(at, c):
+        y_c = y.copy()
+        if K == 1:
+            y_c[at] = c
+        else:
+            y_c[at] = np.eye(K)[c]
+        return y_c
+
+    def p_outside(at):
+        p_c = p.copy()
+        p_c[at] = 1.5
+        return p_c
+
+    kw = dict(sample_weight=sw, mask=mask)
+    probability = r"y_pred: probabilities .* row \({}, {}\)"
+    label = r"class_weight: label 3 at row \({}, {}\)"
+    with pytest.raises(ValueError, match=probability.format(*early)):
+        fn(with_class(late, 3), p_outside(early), class_weight=cw, **kw)
+    with pytest.raises(ValueError, match=label.format(*early)):
+        fn(with_class(early, 3), p_outside(late), class_weight=cw, **kw)
+    with pytest.raises(ValueError, match=r"class_weight: classes \[1\] occur in y_true but are missing"):
+        fn(with_class(early, 1), p_outside(late), class_weight={0: 0.5, 2: 0.0, 3: 1.0}, **kw)
+    with pytest.raises(ValueError, match=probability.format(*early)):
+        fn(with_class(late, 1), p_outside(early), class_weight={0: 0.5, 2: 0.0, 3: 1.0}, **kw)

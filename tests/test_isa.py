@@ -30,7 +30,15 @@ def _workloads():
     weights = rng.random(n)
     mask = rng.random((n, t)) > 0.2
     common = dict(sample_weight=weights, mask=mask)
+    # Class weights: K == 1 targets rounded half to even (2.5 and 1.5 are class 2), argmax of one-hot rows.
+    binary = rng.choice([0.0, 0.5, 1.0, 1.5, 2.5, -0.5], (n, t, 1))
+    class_weight = dict(class_weight=np.array([0.5, 2.0, 0.0, 1.5, 3.0, 1.0]), **common)
     return {
+        "bce_class_weight": lambda dt, red, n: fastloss.binary_crossentropy(
+            binary.astype(dt), probs[..., :1].astype(dt), reduction=red, n_threads=n, **class_weight),
+        "cce_class_weight": lambda dt, red, n: fastloss.categorical_crossentropy(onehot.astype(dt), dist.astype(dt),
+                                                                              reduction=red, n_threads=n,
+                                                                              **class_weight),
         "bce": lambda dt, red, n: fastloss.binary_crossentropy(targets.astype(dt), probs.astype(dt), label_smoothing=0.1,
                                                             reduction=red, n_threads=n, **common),
         "bce_logits": lambda dt, red, n: fastloss.binary_crossentropy(targets.astype(dt), logits.astype(dt),
@@ -91,3 +99,45 @@ def test_hard_label_shortcut_gives_the_bits_of_the_two_log_formula(dtype):
         fastloss.binary_crossentropy(soft, p, mask=mask, reduction="totals")
     reference = fastloss.oracle.binary_crossentropy(y, p, mask=mask, reduction="none")
     np.testing.assert_allclose(hard_rows, reference, rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_full_chunks_give_the_same_bits_at_every_level(dtype):
+    # The workloads above run in blocks of 7 elements; here the engine's own blocks hold full chunks of rows, so the
+    # per-row loops (row means of short rows, mask and sample-weight runs, labels, class weights) run as whole
+    # vectors.
+    rng = np.random.default_rng(8)
+    n, t = 1500, 9
+    mask = rng.random((n, t)) > 0.3
+    weights = rng.random(n)
+    weights[:50] = 0.0
+    cases = {
+        "bce class_weight K=1": (rng.choice([0.0, 0.5, 1.0, 1.5, 2.5, -0.5], (n, t, 1)), rng.random((n, t, 1)),
+                                 dict(class_weight=np.array([0.5, 2.0, 0.0]), sample_weight=weights, mask=mask)),
+        "bce class_weight K=1, table of 6": (
+            rng.choice([0.0, 1.0, 2.5, 3.5, 4.6, -0.5], (n, t, 1)), rng.random((n, t, 1)),
+            dict(class_weight=np.array([0.5, 2.0, 0.0, 1.5, 3.0, 1.0]), mask=mask[:, 0])),
+        "bce class_weight K=4": (np.eye(4)[rng.integers(0, 4, (n, t))], rng.random((n, t, 4)),
+                                 dict(class_weight={0: 0.5, 1: 2.0, 2: 0.0, 3: 1.5}, sample_weight=weights,
+                                      mask=mask[:, 0])),
+        "bce sample_weight runs, mask": (rng.random((n, t, 4)).round(), rng.random((n, t, 4)),
+                                         dict(sample_weight=weights, mask=mask)),
+        "bce K=3, mask": (rng.random((n, t, 3)).round(), rng.random((n, t, 3)), dict(mask=mask)),
+        "bce K=7, sample_weight per row": (rng.random((n, t, 7)).round(), rng.random((n, t, 7)),
+                                           dict(sample_weight=rng.random((n, t)))),
+    }
+    try:
+        for name, (y, p, kw) in cases.items():
+            y, p = y.astype(dtype), p.astype(dtype)
+            reference = None
+            for level in LEVELS:
+                try:
+                    _kernels.select_isa(level)
+                except ValueError:  # this CPU does not run it
+                    continue
+                got = (fastloss.binary_crossentropy(y, p, reduction="totals", **kw),
+                       fastloss.binary_crossentropy(y, p, reduction="none", **kw).tobytes())
+                reference = reference or got
+                assert got == reference, f"{name} at {level}"
+    finally:
+        _kernels.select_isa(None)
