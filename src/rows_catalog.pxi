@@ -2,7 +2,8 @@
 #
 # Parameters read here (fastloss/losses.py fills them): gamma, alpha, q, flags and the per-column table:
 #   focal losses: columns = per-column alpha (length K) or NULL for the scalar prm.alpha;
-#                 flags bit 0 (binary focal only) = apply_class_balancing (FL_FOCAL_CLASS_BALANCING).
+#                 flags bit 0 (binary focal only) = apply_class_balancing (FL_FOCAL_CLASS_BALANCING in
+#                 fl_kernels.h, which reads it).
 #   multi-label BCE: columns = (K, 3) row-major: (negative weight, positive weight, pos_weight) per column.
 from libc.math cimport exp, log1p, pow, fabs
 
