@@ -85,6 +85,8 @@ typedef struct {
     fl_rows_f32_fn bce_probabilities_f32;
     fl_rows_f64_fn bce_probabilities_f64;
     FL_ELEMENTWISE(FL_TABLE_FIELDS, _, _)
+    fl_rows_f32_fn binary_focal_probabilities_f32, binary_focal_logits_f32;
+    fl_rows_f64_fn binary_focal_probabilities_f64, binary_focal_logits_f64;
     fl_lse_f32_fn log_sum_exp_f32;
     fl_lse_f64_fn log_sum_exp_f64;
     /* Label-free parts of short rows for the sparse kernels: non-zero if the chunk holds a value to report. */
@@ -96,6 +98,10 @@ typedef struct {
     fl_rows_f64_fn rows_cce_logits_f64, rows_cce_probabilities_f64;
     fl_row_f32_fn cce_logits_f32, cce_probabilities_f32;
     fl_row_f64_fn cce_logits_f64, cce_probabilities_f64;
+    fl_rows_f32_fn rows_categorical_focal_probabilities_f32, rows_categorical_focal_logits_f32;
+    fl_rows_f64_fn rows_categorical_focal_probabilities_f64, rows_categorical_focal_logits_f64;
+    fl_row_f32_fn categorical_focal_probabilities_f32, categorical_focal_logits_f32;
+    fl_row_f64_fn categorical_focal_probabilities_f64, categorical_focal_logits_f64;
     void (*reduce_rows)(const double*, ptrdiff_t, const double*, double*);
     fl_chunk_weights_f32_fn chunk_weights_f32;
     fl_chunk_weights_f64_fn chunk_weights_f64;
@@ -271,6 +277,70 @@ FL_INLINE double fl_squared_hinge_element(double y, double p, const fl_params* p
 FL_ELEMENTWISE(FL_ELEMENT_OF_TYPE, _, _)
 FL_ELEMENTWISE_IN_DOUBLE(FL_DOUBLE_ELEMENT_FOR_FLOAT, _, _)
 
+/* Binary focal crossentropy (Keras): fl_focal_power(1 - p_t, γ, n)·bce, times fl_focal_balance with
+ * apply_class_balancing. The vector loops apply the factors to the bce term in separate passes; each pass does the
+ * multiplication fl_binary_focal_element does, in the same order, so both give the same bits. */
+#define FL_FOCAL_CLASS_BALANCING 1   /* fl_params.flags bit: apply_class_balancing */
+#define FL_FOCAL_INTEGER_POWERS 5    /* γ = 0, 1, …, 4 take the multiplication path */
+
+FL_INLINE double fl_sigmoid(double z)
+{
+    /* One exp of -|z| <= 0 (no overflow) and a select instead of a branch per sign. */
+    double e = fl_exp(z < 0.0 ? z : -z);
+    return z >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+}
+
+/* The path fl_focal_power takes for γ: γ itself when it is a small integer, else -1. Chosen once per call, so the
+ * vector loop is specialised per path and the per-element code has no branch. */
+FL_INLINE int fl_focal_exponent(double gamma)
+{
+    return (gamma >= 0.0 && gamma < FL_FOCAL_INTEGER_POWERS && gamma == (double)(int)gamma) ? (int)gamma : -1;
+}
+
+/* pow's factor for a negative base: ±1 by the parity of an integer γ (>= 0), NaN for any other γ. Written with
+ * selects only, so that GCC still vectorises a loop that calls it (γ is the same for every element). */
+FL_INLINE double fl__negative_base_sign(double gamma)
+{
+    double half = 0.5 * gamma;
+    double parity = ((half + 0x1p52) - 0x1p52 != half) ? -1.0 : 1.0;   /* every double >= 2^52 is even */
+    return ((gamma + 0x1p52) - 0x1p52 == gamma || gamma >= 0x1p52) ? parity : __builtin_nan("");
+}
+
+/* pow(x, γ) without libm, with n = fl_focal_exponent(γ). n >= 0: x·x·…·x (n factors, left to right), exact
+ * for n <= 2 as pow is. n = -1: exp(γ·log|x|), with pow's special values: 0^γ = 0 (γ > 0 on this path), and a
+ * negative x (a target outside [0, 1]) gives NaN unless γ is an integer (then ±|x|^γ by its parity). */
+FL_INLINE double fl_focal_power(double x, double gamma, int n)
+{
+    if (n >= 0) {
+        double r = 1.0;
+        for (int i = 0; i < n; i++) r *= x;
+        return r;
+    }
+    double r = fl_exp(gamma * fl_log(x < 0.0 ? -x : x));
+    r = x < 0.0 ? fl__negative_base_sign(gamma) * r : r;
+    return x == 0.0 ? 0.0 : r;
+}
+
+/* 1 - p_t with p_t = y_s·p + (1 - y_s)·(1 - p): Keras uses p as it is, not clipped. */
+FL_INLINE double fl_focal_base(double y, double p, const fl_params* prm)
+{
+    double ys = y * prm->keep + prm->offset;
+    return 1.0 - (ys * p + (1.0 - ys) * (1.0 - p));
+}
+
+FL_INLINE double fl_focal_balance(double y, double alpha, const fl_params* prm)
+{
+    double ys = y * prm->keep + prm->offset;
+    return ys * alpha + (1.0 - ys) * (1.0 - alpha);
+}
+
+/* alpha: this element's column alpha (read only with apply_class_balancing); n = fl_focal_exponent(prm->gamma). */
+FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const fl_params* prm, int n)
+{
+    double focal = fl_focal_power(fl_focal_base(y, p, prm), prm->gamma, n) * fl_bce_probabilities_element(y, p, prm);
+    return ((long)prm->flags & FL_FOCAL_CLASS_BALANCING) ? fl_focal_balance(y, alpha, prm) * focal : focal;
+}
+
 /* ---------------------------------------------------------------------------------------------------------
  * The bodies, instantiated per ISA level and input type.
  * ------------------------------------------------------------------------------------------------------- */
@@ -328,22 +398,18 @@ FL_ELEMENTWISE_IN_DOUBLE(FL_DOUBLE_ELEMENT_FOR_FLOAT, _, _)
 #define FL_LANE_SUM(ACC, TAIL)                                                                                \
     (((ACC[0] + ACC[1]) + (ACC[2] + ACC[3])) + ((ACC[4] + ACC[5]) + (ACC[6] + ACC[7]))) + TAIL
 
-/* RESULT = Σ_k TERM over k in [0, K), in the fixed lane order: TERM (an expression of k, of type BUFT: double, or
- * float for terms computed on float lanes) is evaluated by a plain SIMD loop into an L1 buffer, chunk by chunk, and
- * lane j adds the terms with k ≡ j (mod FL_LANES) in order, in double. FL_CHUNK is a multiple of FL_LANES, so the
- * grouping does not depend on the chunking either. */
-#define FL_SUM_TERMS_OF(RESULT, K, BUFT, TERM)                                                                 \
+/* RESULT = Σ_k of the terms k in [0, K), in the fixed lane order: the statements after BUFT fill fl_buf_[0..fl_n_)
+ * (of type BUFT: double, or float for terms computed on float lanes) with the terms k = fl_k0_ + i, chunk by chunk,
+ * and lane j adds the terms with k ≡ j (mod FL_LANES) in order, in double. FL_CHUNK is a multiple of FL_LANES, so
+ * the grouping does not depend on the chunking either. */
+#define FL_SUM_CHUNKS_OF(RESULT, K, BUFT, ...)                                                                 \
     do {                                                                                                      \
         BUFT fl_buf_[FL_CHUNK];                                                                               \
         double fl_acc_[FL_LANES] = {0.0}, fl_tail_ = 0.0;                                                     \
         for (ptrdiff_t fl_k0_ = 0; fl_k0_ < (K); fl_k0_ += FL_CHUNK) {                                        \
             const ptrdiff_t fl_n_ = ((K) - fl_k0_ < FL_CHUNK) ? (K) - fl_k0_ : FL_CHUNK;                      \
             const ptrdiff_t fl_n8_ = fl_n_ - fl_n_ % FL_LANES;                                                \
-            _Pragma("omp simd")                                                                               \
-            for (ptrdiff_t fl_i_ = 0; fl_i_ < fl_n_; fl_i_++) {                                               \
-                const ptrdiff_t k = fl_k0_ + fl_i_;                                                           \
-                fl_buf_[fl_i_] = (TERM);                                                                      \
-            }                                                                                                 \
+            __VA_ARGS__                                                                                       \
             for (ptrdiff_t fl_i_ = 0; fl_i_ < fl_n8_; fl_i_ += FL_LANES)                                     \
                 for (int fl_j_ = 0; fl_j_ < FL_LANES; fl_j_++) fl_acc_[fl_j_] += (double)fl_buf_[fl_i_ + fl_j_];\
             for (ptrdiff_t fl_i_ = fl_n8_; fl_i_ < fl_n_; fl_i_++) fl_tail_ += (double)fl_buf_[fl_i_];        \
@@ -351,6 +417,16 @@ FL_ELEMENTWISE_IN_DOUBLE(FL_DOUBLE_ELEMENT_FOR_FLOAT, _, _)
         RESULT = FL_LANE_SUM(fl_acc_, fl_tail_);                                                              \
     } while (0)
 
+#define FL_SUM_CHUNKS(RESULT, K, ...) FL_SUM_CHUNKS_OF(RESULT, K, double, __VA_ARGS__)
+
+/* FL_SUM_CHUNKS of TERM, an expression of k, evaluated by a plain SIMD loop into the chunk buffer. */
+#define FL_SUM_TERMS_OF(RESULT, K, BUFT, TERM)                                                                 \
+    FL_SUM_CHUNKS_OF(RESULT, K, BUFT,                                                                         \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t fl_i_ = 0; fl_i_ < fl_n_; fl_i_++) {                                                   \
+            const ptrdiff_t k = fl_k0_ + fl_i_;                                                               \
+            fl_buf_[fl_i_] = (TERM);                                                                          \
+        })
 #define FL_SUM_TERMS(RESULT, K, TERM) FL_SUM_TERMS_OF(RESULT, K, double, TERM)
 
 /* Σ buf[0..n) in FL_SUM_TERMS's order for n <= FL_CHUNK (one chunk): the same bits as FL_SUM_TERMS over those
@@ -380,20 +456,43 @@ FL_LANE_SUM_OF(fl_lane_sum_float, float)
 #define FL_LANE_SUM_f64 fl_lane_sum
 #define FL_LANE_SUM_f32 fl_lane_sum_float
 
-/* BCE on probabilities. A chunk whose targets are all hard (exactly 0 or 1, no smoothing) takes one log per element
- * (fl_bce_hard_<type>); any other chunk takes the element function of its type, which gives every element the
- * same bits as the hard loop would (and the scalar row function the same bits as both). */
-#define FL_BCE_PROBABILITIES_ROWS(ISA, ATTR, T, TS)                                                            \
-    ATTR static int fl_rows_bce_probabilities_##TS##_##ISA(const T* restrict y, const T* restrict p,          \
-                                                           ptrdiff_t nr, ptrdiff_t K, const fl_params* prm_in,\
-                                                           double* restrict rows)                             \
+/* ROWS[r] = the maximum of row r (nr rows of K), vectorised across rows. The maximum is exact, so it is
+ * fl_row_max's value (a NaN in the row makes what follows NaN either way; of -0 and +0 either gives the same
+ * bits after a subtraction and an exp). */
+#define FL_ROW_MAXIMA(Z, NR, K, ROWS)                                                                          \
+    do {                                                                                                      \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t fl_r_ = 0; fl_r_ < (NR); fl_r_++) {                                                    \
+            double fl_m_ = (Z)[fl_r_ * (K)];                                                                  \
+            for (ptrdiff_t fl_k_ = 1; fl_k_ < (K); fl_k_++) {                                                 \
+                const double fl_v_ = (Z)[fl_r_ * (K) + fl_k_];                                                \
+                fl_m_ = fl_v_ > fl_m_ ? fl_v_ : fl_m_;                                                        \
+            }                                                                                                 \
+            (ROWS)[fl_r_] = fl_m_;                                                                            \
+        }                                                                                                     \
+    } while (0)
+
+/* out[r·K + k] = rows[r]: a per-row value next to each element of its row, for a SIMD loop over the chunk. */
+FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff_t K, double* restrict out)
+{
+    for (ptrdiff_t r = 0; r < nr; r++)
+        for (ptrdiff_t k = 0; k < K; k++) out[r * K + k] = rows[r];
+}
+
+/* BCE terms on probabilities, dst[i] for i < n. With targets exactly 0 or 1 and no label smoothing,
+ * -(y·log p + (1-y)·log(1-p)) is exactly -log(p) or -log(1-p): the other product is 0 times a finite negative log
+ * (p is clipped inside (0, 1)), i.e. -0, and x + (-0) = x. So a chunk of hard targets takes one log per element
+ * instead of two and gives the same bits. Returns non-zero if a p of the chunk lies outside [0, 1]. Typed by
+ * target and prediction (the focal loss on logits passes its sigmoids as doubles) and by the element math MS:
+ * f32 for BCE on float32 probabilities (fl_bce_hard_f32 on float lanes), f64 for everything else. */
+#define FL_BCE_TERMS(ISA, ATTR, TY, TYS, TP, TPS, MS)                                                              \
+    ATTR FL_INLINE int fl_bce_terms_##TYS##_##TPS##_##MS##_##ISA(const TY* restrict y, const TP* restrict p,  \
+                                                          ptrdiff_t n, const fl_params* prm_in,              \
+                                                          double* restrict dst)                              \
     {                                                                                                         \
         const fl_params prm_local = *prm_in;                                                                  \
         const fl_params* const prm = &prm_local;                                                              \
         const double lo = prm_local.lo, hi = prm_local.hi;                                                    \
-        double buf[FL_CHUNK];                                                                                 \
-        const ptrdiff_t n = nr * K;                                                                           \
-        double* restrict dst = (K == 1) ? rows : buf;                                                        \
         int bad = 0, soft = (prm_local.keep != 1.0) | (prm_local.offset != 0.0);                              \
         if (!soft) {                                                                                          \
             _Pragma("omp simd reduction(|:soft)")                                                             \
@@ -404,18 +503,107 @@ FL_LANE_SUM_OF(fl_lane_sum_float, float)
             for (ptrdiff_t i = 0; i < n; i++) {                                                               \
                 double pk = p[i];                                                                             \
                 bad |= (pk < 0.0) | (pk > 1.0);                                                               \
-                dst[i] = fl_bce_probabilities_element_##TS(y[i], p[i], prm);                                  \
+                dst[i] = fl_bce_probabilities_element_##MS(y[i], p[i], prm);                                  \
             }                                                                                                 \
         } else {                                                                                              \
             _Pragma("omp simd reduction(|:bad)")                                                              \
             for (ptrdiff_t i = 0; i < n; i++) {                                                               \
                 double pk = p[i];                                                                             \
                 bad |= (pk < 0.0) | (pk > 1.0);                                                               \
-                dst[i] = fl_bce_hard_##TS(y[i], p[i], lo, hi);                                                \
+                dst[i] = fl_bce_hard_##MS(y[i], p[i], lo, hi);                                                \
             }                                                                                                 \
         }                                                                                                     \
-        if (K != 1) fl_row_means_##ISA(buf, nr, K, rows);                                                     \
         return bad;                                                                                           \
+    }
+
+#define FL_BCE_PROBABILITIES_ROWS(ISA, ATTR, T, TS)                                                            \
+    ATTR static int fl_rows_bce_probabilities_##TS##_##ISA(const T* restrict y, const T* restrict p,          \
+                                                           ptrdiff_t nr, ptrdiff_t K, const fl_params* prm,   \
+                                                           double* restrict rows)                             \
+    {                                                                                                         \
+        double buf[FL_CHUNK];                                                                                 \
+        double* restrict dst = (K == 1) ? rows : buf;                                                        \
+        const int bad = fl_bce_terms_##TS##_##TS##_##TS##_##ISA(y, p, nr * K, prm, dst);                            \
+        if (K != 1) fl_row_means_##ISA(buf, nr, K, rows);                                                           \
+        return bad;                                                                                           \
+    }
+
+/* LOOP(N) for the path N = fl_focal_exponent(γ) as a constant: the loop of each case has no branch left. */
+#define FL_FOCAL_PATHS(GAMMA, LOOP)                                                                            \
+    switch (fl_focal_exponent(GAMMA)) {                                                                       \
+    case 0: LOOP(0); break;                                                                                   \
+    case 1: LOOP(1); break;                                                                                   \
+    case 2: LOOP(2); break;                                                                                   \
+    case 3: LOOP(3); break;                                                                                   \
+    case 4: LOOP(4); break;                                                                                   \
+    default: LOOP(-1); break;                                                                                 \
+    }
+
+/* dst[i] = fl_focal_power(1 - p_t, γ, N)·dst[i]. */
+#define FL_BINARY_FOCAL_FACTOR_LOOP(N)                                                                                \
+    do {                                                                                                      \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t i = 0; i < n; i++)                                                                     \
+            dst[i] = fl_focal_power(fl_focal_base(y[i], p[i], prm), gamma, N) * dst[i];                       \
+    } while (0)
+
+/* Binary focal crossentropy terms of nr rows of K elements: the BCE terms, then the focal factor, then the
+ * balancing weight, each a pass over dst (see fl_binary_focal_element). Returns the BCE terms' range check. */
+#define FL_BINARY_FOCAL_TERMS(ISA, ATTR, TY, TYS, TP, TPS)                                                     \
+    ATTR FL_INLINE int fl_binary_focal_terms_##TYS##_##TPS##_##ISA(const TY* restrict y,                      \
+                                                                   const TP* restrict p, ptrdiff_t nr,        \
+                                                                   ptrdiff_t K, const fl_params* prm_in,      \
+                                                                   double* restrict dst)                      \
+    {                                                                                                         \
+        const fl_params prm_local = *prm_in;                                                                  \
+        const fl_params* const prm = &prm_local;                                                              \
+        const double gamma = prm_local.gamma;                                                                 \
+        const ptrdiff_t n = nr * K;                                                                           \
+        const int bad = fl_bce_terms_##TYS##_##TPS##_f64_##ISA(y, p, n, prm, dst); /* double math: see above */\
+        FL_FOCAL_PATHS(gamma, FL_BINARY_FOCAL_FACTOR_LOOP);                                                          \
+        if ((long)prm_local.flags & FL_FOCAL_CLASS_BALANCING) {                                               \
+            if (prm_local.columns == NULL || K == 1) {                                                        \
+                const double alpha = prm_local.columns == NULL ? prm_local.alpha : prm_local.columns[0];      \
+                _Pragma("omp simd")                                                                           \
+                for (ptrdiff_t i = 0; i < n; i++) dst[i] = fl_focal_balance(y[i], alpha, prm) * dst[i];       \
+            } else {                                                                                          \
+                for (ptrdiff_t r = 0; r < nr; r++) {                                                          \
+                    _Pragma("omp simd")                                                                       \
+                    for (ptrdiff_t k = 0; k < K; k++)                                                         \
+                        dst[r * K + k] = fl_focal_balance(y[r * K + k], prm_local.columns[k], prm) * dst[r * K + k];\
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+        return bad;                                                                                           \
+    }
+
+/* Row loops of the binary focal crossentropy: the element loss is fl_binary_focal_element's (of p, or of
+ * fl_sigmoid(z) for logits), each row the mean in k order. */
+#define FL_BINARY_FOCAL_ROWS(ISA, ATTR, T, TS)                                                                 \
+    ATTR static int fl_rows_binary_focal_probabilities_##TS##_##ISA(const T* restrict y, const T* restrict p, \
+                                                                    ptrdiff_t nr, ptrdiff_t K,                \
+                                                                    const fl_params* prm,                     \
+                                                                    double* restrict rows)                    \
+    {                                                                                                         \
+        double buf[FL_CHUNK];                                                                                 \
+        double* restrict dst = (K == 1) ? rows : buf;                                                        \
+        const int bad = fl_binary_focal_terms_##TS##_##TS##_##ISA(y, p, nr, K, prm, dst);                     \
+        if (K != 1) fl_row_means_##ISA(buf, nr, K, rows);                                                         \
+        return bad;                                                                                           \
+    }                                                                                                         \
+                                                                                                              \
+    ATTR static int fl_rows_binary_focal_logits_##TS##_##ISA(const T* restrict y, const T* restrict z,        \
+                                                             ptrdiff_t nr, ptrdiff_t K, const fl_params* prm, \
+                                                             double* restrict rows)                           \
+    {                                                                                                         \
+        double buf[FL_CHUNK], s[FL_CHUNK];                                                                    \
+        double* restrict dst = (K == 1) ? rows : buf;                                                        \
+        const ptrdiff_t n = nr * K;                                                                           \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) s[i] = fl_sigmoid((double)z[i]);                                    \
+        fl_binary_focal_terms_##TS##_f64_##ISA(y, s, nr, K, prm, dst); /* a sigmoid is in [0, 1] or NaN */    \
+        if (K != 1) fl_row_means_##ISA(buf, nr, K, rows);                                                         \
+        return 0;                                                                                             \
     }
 
 #define FL_ROW_FUNCTIONS(ISA, ATTR, T, TS)                                                                     \
@@ -449,17 +637,7 @@ FL_LANE_SUM_OF(fl_lane_sum_float, float)
         FL_LSE_TERM_##TS terms[FL_CHUNK], shift[FL_CHUNK];                                                    \
         double sums[FL_CHUNK];                                                                                \
         const ptrdiff_t n = nr * K;                                                                           \
-        /* Row maxima, vectorised across rows. The maximum is exact, so it is fl_row_max's value (a NaN in the    \
-         * row makes the log-sum-exp NaN either way; of -0 and +0 either gives the same bits below). */          \
-        _Pragma("omp simd")                                                                                   \
-        for (ptrdiff_t r = 0; r < nr; r++) {                                                                  \
-            T m = z[r * K];                                                                                   \
-            for (ptrdiff_t k = 1; k < K; k++) {                                                               \
-                const T v = z[r * K + k];                                                                     \
-                m = v > m ? v : m;                                                                            \
-            }                                                                                                 \
-            rows[r] = m;                                                                                      \
-        }                                                                                                     \
+        FL_ROW_MAXIMA(z, nr, K, rows);                                                                        \
         for (ptrdiff_t r = 0; r < nr; r++)                                                                    \
             for (ptrdiff_t k = 0; k < K; k++) shift[r * K + k] = (FL_LSE_TERM_##TS)rows[r];                   \
         _Pragma("omp simd")                                                                                   \
@@ -525,8 +703,7 @@ FL_LANE_SUM_OF(fl_lane_sum_float, float)
         double terms[FL_CHUNK], lse[FL_CHUNK];                                                                \
         const ptrdiff_t n = nr * K;                                                                           \
         fl_rows_log_sum_exp_##TS##_##ISA(z, nr, K, rows);                                                     \
-        for (ptrdiff_t r = 0; r < nr; r++)                                                                    \
-            for (ptrdiff_t k = 0; k < K; k++) lse[r * K + k] = rows[r];                                       \
+        fl_spread_rows(rows, nr, K, lse);                                                                     \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++) terms[i] = ((double)y[i] * prm.keep + prm.offset) * (lse[i] - (double)z[i]);\
         for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_lane_sum(terms + r * K, K);                           \
@@ -546,16 +723,128 @@ FL_LANE_SUM_OF(fl_lane_sum_float, float)
             terms[i] = (double)p[i];                                                                          \
             bad |= (terms[i] < 0.0) | (terms[i] > 1.0);                                                       \
         }                                                                                                     \
-        for (ptrdiff_t r = 0; r < nr; r++) {                                                                  \
-            const double t = fl_lane_sum(terms + r * K, K);                                                   \
-            for (ptrdiff_t k = 0; k < K; k++) total[r * K + k] = t;                                           \
-        }                                                                                                     \
+        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_lane_sum(terms + r * K, K);                           \
+        fl_spread_rows(rows, nr, K, total);                                                                   \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++)                                                                     \
             terms[i] = -(((double)y[i] * prm.keep + prm.offset)                                               \
                          * fl_log_clipped_##TS((double)p[i] / total[i], prm.lo, prm.hi));                      \
         for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_lane_sum(terms + r * K, K);                           \
         return bad;                                                                                           \
+    }
+
+/* Categorical focal crossentropy (Keras): l = Σ_k (α_k·(1 - q_k)^γ)·(-y_s,k·log q_k), q the clipped renormalised
+ * probabilities (or softmax). Both the per-row functions and the chunks of short rows compute their terms with
+ * fl_categorical_focal_terms and sum each row in FL_SUM_TERMS order, so they give the same bits. */
+
+/* a[i] = α of column k0 + i, for n columns. */
+FL_INLINE void fl_focal_alphas(const fl_params* prm, ptrdiff_t k0, ptrdiff_t n, double* restrict a)
+{
+    for (ptrdiff_t i = 0; i < n; i++) a[i] = prm->columns != NULL ? prm->columns[k0 + i] : prm->alpha;
+}
+
+/* (a[i]·(1 - q[i])^γ)·(-y_s·log q[i]) for i < n: the log term, then the factor (one pass per γ path). */
+#define FL_CATEGORICAL_FOCAL_FACTOR_LOOP(N)                                                                    \
+    do {                                                                                                      \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) dst[i] = (a[i] * fl_focal_power(1.0 - q[i], gamma, N)) * dst[i];    \
+    } while (0)
+
+#define FL_CATEGORICAL_FOCAL_TERMS(ISA, ATTR, T, TS)                                                           \
+    ATTR FL_INLINE void fl_categorical_focal_terms_##TS##_##ISA(const T* restrict y, const double* restrict q, \
+                                                                const double* restrict a, ptrdiff_t n,        \
+                                                                const fl_params* prm, double* restrict dst)   \
+    {                                                                                                         \
+        const double keep = prm->keep, offset = prm->offset, gamma = prm->gamma;                              \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) dst[i] = -((double)y[i] * keep + offset) * fl_log(q[i]);            \
+        FL_FOCAL_PATHS(gamma, FL_CATEGORICAL_FOCAL_FACTOR_LOOP);                                              \
+    }                                                                                                         \
+                                                                                                              \
+    ATTR static double fl_row_categorical_focal_probabilities_##TS##_##ISA(const T* restrict y,               \
+                                                                           const T* restrict p, ptrdiff_t K,  \
+                                                                           const fl_params* prm_in, int* bad) \
+    {                                                                                                         \
+        const fl_params prm = *prm_in;                                                                        \
+        double total, loss, q[FL_CHUNK], a[FL_CHUNK];                                                         \
+        int out_of_range = 0;                                                                                 \
+        _Pragma("omp simd reduction(|:out_of_range)")                                                         \
+        for (ptrdiff_t k = 0; k < K; k++) out_of_range |= ((double)p[k] < 0.0) | ((double)p[k] > 1.0);        \
+        *bad = out_of_range;                                                                                  \
+        FL_SUM_TERMS(total, K, (double)p[k]);                                                                 \
+        FL_SUM_CHUNKS(loss, K,                                                                                \
+            _Pragma("omp simd")                                                                               \
+            for (ptrdiff_t i = 0; i < fl_n_; i++) q[i] = fl_clip((double)p[fl_k0_ + i] / total, prm.lo, prm.hi);\
+            fl_focal_alphas(&prm, fl_k0_, fl_n_, a);                                                          \
+            fl_categorical_focal_terms_##TS##_##ISA(y + fl_k0_, q, a, fl_n_, &prm, fl_buf_);                  \
+        );                                                                                                    \
+        return loss;                                                                                          \
+    }                                                                                                         \
+                                                                                                              \
+    ATTR static double fl_row_categorical_focal_logits_##TS##_##ISA(const T* restrict y, const T* restrict z, \
+                                                                    ptrdiff_t K, const fl_params* prm_in,     \
+                                                                    int* bad)                                 \
+    {                                                                                                         \
+        /* Keras's softmax, then the probability formula (clip included); shifted by the row maximum. */      \
+        const fl_params prm = *prm_in;                                                                        \
+        const double m = fl_row_max_##TS##_##ISA(z, K);                                                       \
+        double total, loss, q[FL_CHUNK], a[FL_CHUNK];                                                         \
+        (void)bad;                                                                                            \
+        FL_SUM_TERMS(total, K, fl_exp((double)z[k] - m));                                                     \
+        FL_SUM_CHUNKS(loss, K,                                                                                \
+            _Pragma("omp simd")                                                                               \
+            for (ptrdiff_t i = 0; i < fl_n_; i++)                                                             \
+                q[i] = fl_clip(fl_exp((double)z[fl_k0_ + i] - m) / total, prm.lo, prm.hi);                    \
+            fl_focal_alphas(&prm, fl_k0_, fl_n_, a);                                                          \
+            fl_categorical_focal_terms_##TS##_##ISA(y + fl_k0_, q, a, fl_n_, &prm, fl_buf_);                  \
+        );                                                                                                    \
+        return loss;                                                                                          \
+    }                                                                                                         \
+                                                                                                              \
+    /* Chunks of short rows (nr·K <= FL_CHUNK), like FL_CCE_ROWS. */                                          \
+    ATTR static int fl_rows_categorical_focal_probabilities_##TS##_##ISA(const T* restrict y,                 \
+                                                                         const T* restrict p, ptrdiff_t nr,   \
+                                                                         ptrdiff_t K, const fl_params* prm,   \
+                                                                         double* restrict rows)               \
+    {                                                                                                         \
+        double terms[FL_CHUNK], q[FL_CHUNK], a[FL_CHUNK];                                                     \
+        const double lo = prm->lo, hi = prm->hi;                                                              \
+        const ptrdiff_t n = nr * K;                                                                           \
+        int bad = 0;                                                                                          \
+        _Pragma("omp simd reduction(|:bad)")                                                                  \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                                   \
+            terms[i] = (double)p[i];                                                                          \
+            bad |= (terms[i] < 0.0) | (terms[i] > 1.0);                                                       \
+        }                                                                                                     \
+        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_lane_sum(terms + r * K, K);                           \
+        fl_spread_rows(rows, nr, K, q);                                                                       \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) q[i] = fl_clip((double)p[i] / q[i], lo, hi);                        \
+        for (ptrdiff_t r = 0; r < nr; r++) fl_focal_alphas(prm, 0, K, a + r * K);                             \
+        fl_categorical_focal_terms_##TS##_##ISA(y, q, a, n, prm, terms);                                      \
+        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_lane_sum(terms + r * K, K);                           \
+        return bad;                                                                                           \
+    }                                                                                                         \
+                                                                                                              \
+    ATTR static int fl_rows_categorical_focal_logits_##TS##_##ISA(const T* restrict y, const T* restrict z,   \
+                                                                  ptrdiff_t nr, ptrdiff_t K,                  \
+                                                                  const fl_params* prm, double* restrict rows)\
+    {                                                                                                         \
+        double terms[FL_CHUNK], q[FL_CHUNK], a[FL_CHUNK];                                                     \
+        const double lo = prm->lo, hi = prm->hi;                                                              \
+        const ptrdiff_t n = nr * K;                                                                           \
+        FL_ROW_MAXIMA(z, nr, K, rows);                                                                        \
+        fl_spread_rows(rows, nr, K, q);                                                                       \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) terms[i] = fl_exp((double)z[i] - q[i]);                             \
+        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_lane_sum(terms + r * K, K);                           \
+        fl_spread_rows(rows, nr, K, q);                                                                       \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) q[i] = fl_clip(terms[i] / q[i], lo, hi);                            \
+        for (ptrdiff_t r = 0; r < nr; r++) fl_focal_alphas(prm, 0, K, a + r * K);                             \
+        fl_categorical_focal_terms_##TS##_##ISA(y, q, a, n, prm, terms);                                      \
+        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_lane_sum(terms + r * K, K);                           \
+        return 0;                                                                                             \
     }
 
 /* Totals of nr included rows with per-row weights w (or weight 1 when w is NULL): sums[0] = Σ w·l,
@@ -776,10 +1065,21 @@ FL_INLINE double fl_class_weight(const double* cw, int c)
 
 #define FL_LEVEL(ISA, ATTR)                                                                                    \
     FL_ROW_MEANS_FUNCTION(ISA, ATTR)                                                                          \
+    FL_BCE_TERMS(ISA, ATTR, float, f32, float, f32, f32)                                                      \
+    FL_BCE_TERMS(ISA, ATTR, float, f32, float, f32, f64)                                                      \
+    FL_BCE_TERMS(ISA, ATTR, double, f64, double, f64, f64)                                                    \
+    FL_BCE_TERMS(ISA, ATTR, float, f32, double, f64, f64)                                                     \
+    FL_BINARY_FOCAL_TERMS(ISA, ATTR, float, f32, float, f32)                                                  \
+    FL_BINARY_FOCAL_TERMS(ISA, ATTR, double, f64, double, f64)                                                \
+    FL_BINARY_FOCAL_TERMS(ISA, ATTR, float, f32, double, f64)                                                 \
+    FL_BINARY_FOCAL_ROWS(ISA, ATTR, float, f32)                                                               \
+    FL_BINARY_FOCAL_ROWS(ISA, ATTR, double, f64)                                                              \
     FL_ROW_FUNCTIONS(ISA, ATTR, float, f32)                                                                   \
     FL_ROW_FUNCTIONS(ISA, ATTR, double, f64)                                                                  \
     FL_CCE_ROWS(ISA, ATTR, float, f32)                                                                        \
     FL_CCE_ROWS(ISA, ATTR, double, f64)                                                                       \
+    FL_CATEGORICAL_FOCAL_TERMS(ISA, ATTR, float, f32)                                                         \
+    FL_CATEGORICAL_FOCAL_TERMS(ISA, ATTR, double, f64)                                                        \
     FL_REDUCE_ROWS(ISA, ATTR)                                                                                 \
     FL_CHUNK_WEIGHTS(ISA, ATTR, float, f32)                                                                   \
     FL_CHUNK_WEIGHTS(ISA, ATTR, double, f64)                                                                  \
@@ -787,6 +1087,10 @@ FL_INLINE double fl_class_weight(const double* cw, int c)
         .bce_probabilities_f32 = fl_rows_bce_probabilities_f32_##ISA,                                         \
         .bce_probabilities_f64 = fl_rows_bce_probabilities_f64_##ISA,                                         \
         FL_ELEMENTWISE(FL_TABLE_ENTRIES, ISA, _)                                                              \
+        .binary_focal_probabilities_f32 = fl_rows_binary_focal_probabilities_f32_##ISA,                       \
+        .binary_focal_probabilities_f64 = fl_rows_binary_focal_probabilities_f64_##ISA,                       \
+        .binary_focal_logits_f32 = fl_rows_binary_focal_logits_f32_##ISA,                                     \
+        .binary_focal_logits_f64 = fl_rows_binary_focal_logits_f64_##ISA,                                     \
         .log_sum_exp_f32 = fl_log_sum_exp_f32_##ISA,                                                          \
         .log_sum_exp_f64 = fl_log_sum_exp_f64_##ISA,                                                          \
         .rows_log_sum_exp_f32 = fl_rows_log_sum_exp_f32_##ISA,                                                \
@@ -801,6 +1105,14 @@ FL_INLINE double fl_class_weight(const double* cw, int c)
         .cce_probabilities_f32 = fl_row_cce_probabilities_f32_##ISA,                                          \
         .cce_logits_f64 = fl_row_cce_logits_f64_##ISA,                                                        \
         .cce_probabilities_f64 = fl_row_cce_probabilities_f64_##ISA,                                          \
+        .rows_categorical_focal_probabilities_f32 = fl_rows_categorical_focal_probabilities_f32_##ISA,        \
+        .rows_categorical_focal_probabilities_f64 = fl_rows_categorical_focal_probabilities_f64_##ISA,        \
+        .rows_categorical_focal_logits_f32 = fl_rows_categorical_focal_logits_f32_##ISA,                      \
+        .rows_categorical_focal_logits_f64 = fl_rows_categorical_focal_logits_f64_##ISA,                      \
+        .categorical_focal_probabilities_f32 = fl_row_categorical_focal_probabilities_f32_##ISA,              \
+        .categorical_focal_probabilities_f64 = fl_row_categorical_focal_probabilities_f64_##ISA,              \
+        .categorical_focal_logits_f32 = fl_row_categorical_focal_logits_f32_##ISA,                            \
+        .categorical_focal_logits_f64 = fl_row_categorical_focal_logits_f64_##ISA,                            \
         .reduce_rows = fl_reduce_rows_##ISA,                                                                  \
         .chunk_weights_f32 = fl_chunk_weights_f32_##ISA,                                                      \
         .chunk_weights_f64 = fl_chunk_weights_f64_##ISA,                                                      \

@@ -2,49 +2,33 @@
 #
 # Parameters read here (fastloss/losses.py fills them): gamma, alpha, q, flags and the per-column table:
 #   focal losses: columns = per-column alpha (length K) or NULL for the scalar prm.alpha;
-#                 flags bit 0 (binary focal only) = apply_class_balancing.
+#                 flags bit 0 (binary focal only) = apply_class_balancing (FL_FOCAL_CLASS_BALANCING in
+#                 fl_kernels.h, which reads it).
 #   multi-label BCE: columns = (K, 3) row-major: (negative weight, positive weight, pos_weight) per column.
 from libc.math cimport exp, log1p, pow, fabs
 
-cdef enum:
-    FOCAL_CLASS_BALANCING = 1
-
-
-cdef inline double _sigmoid(double z) noexcept nogil:
-    # Two branches so that exp never overflows: σ(z) = 1/(1 + e^-z) for z >= 0, e^z/(1 + e^z) below.
-    cdef double e
-    if z >= 0.0:
-        return 1.0 / (1.0 + exp(-z))
-    e = exp(z)
-    return e / (1.0 + e)
+cdef extern from "fl_kernels.h" nogil:
+    # The binary focal element math is fl_kernels.h's, shared with its vector row loops (same bits).
+    int fl_focal_exponent(double gamma)
+    double fl_binary_focal_element(double y, double p, double alpha, const fl_params* prm, int n)
+    double fl_sigmoid(double z)
 
 
 cdef inline double _column_alpha(const RowParams* prm, Py_ssize_t k) noexcept nogil:
     return prm.columns[k] if prm.columns != NULL else prm.alpha
 
 
-cdef inline double _binary_focal_element(double y, double p, Py_ssize_t k, const RowParams* prm) noexcept nogil:
-    # Keras's binary_focal_crossentropy: the crossentropy clips p, the focal factor uses p as it is.
-    cdef double ys = y * prm.keep + prm.offset
-    cdef double pc = fl_clip(p, prm.lo, prm.hi)
-    cdef double bce = -(ys * fl_log(pc) + (1.0 - ys) * fl_log(1.0 - pc))
-    cdef double p_t = ys * p + (1.0 - ys) * (1.0 - p)
-    cdef double a, focal = pow(1.0 - p_t, prm.gamma) * bce
-    if (<long>prm.flags) & FOCAL_CLASS_BALANCING:
-        a = _column_alpha(prm, k)
-        focal = (ys * a + (1.0 - ys) * (1.0 - a)) * focal
-    return focal
-
-
 cdef inline double _row_binary_focal_probabilities(const floating_t* y, const floating_t* p, Py_ssize_t K,
                                                    const RowParams* prm, int* error) noexcept nogil:
+    # Keras's binary_focal_crossentropy: the crossentropy clips p, the focal factor uses p as it is.
     cdef Py_ssize_t k
+    cdef int n = fl_focal_exponent(prm.gamma)
     cdef double acc = 0.0, pk
     for k in range(K):
         pk = p[k]
         if pk < 0.0 or pk > 1.0:
             error[0] = E_PROBABILITY
-        acc += _binary_focal_element(y[k], pk, k, prm)
+        acc += fl_binary_focal_element(y[k], pk, _column_alpha(prm, k), prm, n)
     return acc / K
 
 
@@ -53,46 +37,35 @@ cdef inline double _row_binary_focal_logits(const floating_t* y, const floating_
     # Keras applies the sigmoid and then the probability formula (clip included): a saturated logit costs
     # -log(eps), not its exact log-sigmoid.
     cdef Py_ssize_t k
+    cdef int n = fl_focal_exponent(prm.gamma)
     cdef double acc = 0.0
     for k in range(K):
-        acc += _binary_focal_element(y[k], _sigmoid(z[k]), k, prm)
+        acc += fl_binary_focal_element(y[k], fl_sigmoid(z[k]), _column_alpha(prm, k), prm, n)
     return acc / K
-
-
-cdef inline double _categorical_focal_term(double y, double q, Py_ssize_t k, const RowParams* prm) noexcept nogil:
-    # q: the renormalised probability, clipped to [lo, hi]; Keras's α·(1 - q)^γ·(-y_s·log q).
-    cdef double ys = y * prm.keep + prm.offset
-    return _column_alpha(prm, k) * pow(1.0 - q, prm.gamma) * (-ys * fl_log(q))
 
 
 cdef inline double _row_categorical_focal_probabilities(const floating_t* y, const floating_t* p, Py_ssize_t K,
                                                         const RowParams* prm, int* error) noexcept nogil:
-    cdef Py_ssize_t k
-    cdef double total = 0.0, acc = 0.0, pk
-    for k in range(K):
-        pk = p[k]
-        if pk < 0.0 or pk > 1.0:
-            error[0] = E_PROBABILITY
-        total += pk
-    for k in range(K):
-        acc += _categorical_focal_term(y[k], fl_clip(p[k] / total, prm.lo, prm.hi), k, prm)
-    return acc
+    # fl_kernels.h's, vectorised along the row; its chunks of short rows give the same bits.
+    cdef int bad = 0
+    cdef double loss
+    if floating_t is float:
+        loss = fl_vt.categorical_focal_probabilities_f32(y, p, K, prm, &bad)
+    else:
+        loss = fl_vt.categorical_focal_probabilities_f64(y, p, K, prm, &bad)
+    if bad:
+        error[0] = E_PROBABILITY
+    return loss
 
 
 cdef inline double _row_categorical_focal_logits(const floating_t* y, const floating_t* z, Py_ssize_t K,
                                                  const RowParams* prm, int* error) noexcept nogil:
-    # Keras takes the softmax and then the probability formula (clip included). Shifting by the row maximum keeps
-    # exp from overflowing; NaN anywhere in the row makes the row NaN.
-    cdef Py_ssize_t k
-    cdef double m = z[0], total = 0.0, acc = 0.0
-    for k in range(1, K):
-        if z[k] > m:
-            m = z[k]
-    for k in range(K):
-        total += exp(z[k] - m)
-    for k in range(K):
-        acc += _categorical_focal_term(y[k], fl_clip(exp(z[k] - m) / total, prm.lo, prm.hi), k, prm)
-    return acc
+    # Keras takes the softmax and then the probability formula (clip included); fl_kernels.h shifts by the row
+    # maximum, so exp never overflows, and a NaN anywhere in the row makes the row NaN.
+    if floating_t is float:
+        return fl_vt.categorical_focal_logits_f32(y, z, K, prm, error)
+    else:
+        return fl_vt.categorical_focal_logits_f64(y, z, K, prm, error)
 
 
 cdef inline double _row_generalized_cross_entropy(Py_ssize_t label, const floating_t* p, Py_ssize_t K,

@@ -235,6 +235,113 @@ def test_bitwise_equal_across_threads_and_isa_levels(loss, options, dtype, asser
                                         fn(y, p, reduction="none", n_threads=n_threads, **kw)))
 
 
+# The exponent takes one of two paths (fl_kernels.h, fl_focal_power): x·x·…·x for gamma = 0, 1, …, 4, exp(γ·log x)
+# otherwise (5.0 included).
+GAMMAS = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 0.5, 2.5]
+
+
+def _sequential_mean(values):
+    acc = 0.0
+    for v in values:
+        acc += v
+    return acc / len(values)
+
+
+@pytest.mark.parametrize("from_logits", [False, True], ids=["probabilities", "logits"])
+@pytest.mark.parametrize("gamma", GAMMAS)
+def test_binary_focal_vector_loop_and_row_function_give_the_same_bits(gamma, from_logits):
+    """Rows of up to 2048 elements go through the SIMD loop, longer rows through the row function; both use the same
+    element function. With K = 1 a row is one element (the loop's value), and a row of K = 3000 (the row function's)
+    is the mean of those elements summed in order: bit for bit, on every gamma path, for hard targets (one log per
+    element) and soft ones, with class balancing and with label smoothing."""
+    rng = np.random.default_rng(int(10 * gamma) + 100 * from_logits)
+    K = 3000
+    hard = (rng.random(K) < 0.3).astype(np.float64)
+    soft = hard.copy()
+    soft[::7] = 0.35
+    if from_logits:
+        p = sprinkle(rng, rng.normal(0.0, 4.0, K), [0.0, 40.0, -40.0, 17.0])
+    else:
+        p = sprinkle(rng, rng.random(K), [0.0, 1.0, 1e-9, 1 - 1e-9, 0.5])
+    for y, options in [(hard, {}), (soft, {}), (hard, {"apply_class_balancing": True, "alpha": 0.3}),
+                       (hard, {"label_smoothing": 0.1})]:
+        kw = dict(gamma=gamma, from_logits=from_logits, reduction="none", **options)
+        elements = fastloss.binary_focal_crossentropy(y[:, None], p[:, None], **kw)
+        row = fastloss.binary_focal_crossentropy(y[None, :], p[None, :], **kw)
+        assert row.tobytes() == np.float64(_sequential_mean(elements.tolist())).tobytes(), options
+
+
+@pytest.mark.parametrize("from_logits", [False, True], ids=["probabilities", "logits"])
+@pytest.mark.parametrize("gamma", GAMMAS)
+def test_categorical_focal_chunks_and_row_function_give_the_same_bits(gamma, from_logits):
+    """Short rows (K <= 256) are computed a chunk of rows at a time, longer rows by the row function. Columns with
+    target 0 and probability 0 (logit -inf) add +0 to the terms and to the sum, so a row of 16 classes padded to
+    264 (both multiples of the 8 summation lanes, so the lanes hold the same terms) has the same bits on both paths."""
+    rng = np.random.default_rng(int(10 * gamma) + 100 * from_logits)
+    rows, K, padded = 50, 16, 264
+    y = np.eye(K)[rng.integers(0, K, rows)]
+    y[::3] = 0.7 * y[::3] + 0.3 / K
+    if from_logits:
+        p = rng.normal(0.0, 3.0, (rows, K))
+        pad = -np.inf
+    else:
+        p = rng.dirichlet(np.ones(K), rows) * rng.uniform(0.5, 1.0, (rows, 1))  # rows not normalised
+        pad = 0.0
+    y_wide = np.zeros((rows, padded))
+    y_wide[:, :K] = y
+    p_wide = np.full((rows, padded), pad)
+    p_wide[:, :K] = p
+    for alpha in (0.25, 1.5):
+        kw = dict(gamma=gamma, alpha=alpha, from_logits=from_logits, reduction="none")
+        short = fastloss.categorical_focal_crossentropy(y, p, **kw)
+        wide = fastloss.categorical_focal_crossentropy(y_wide, p_wide, **kw)
+        assert short.tobytes() == wide.tobytes(), alpha
+        np.testing.assert_allclose(short, oracle.categorical_focal_crossentropy(y, p, **kw), rtol=1e-12, atol=0)
+
+
+def test_categorical_focal_chunk_with_an_excluded_bad_row_is_redone_with_the_same_bits():
+    """A probability outside [0, 1] in an excluded row sends its chunk through the row function: included rows keep
+    their bits."""
+    rng = np.random.default_rng(21)
+    y = np.eye(5)[rng.integers(0, 5, 400)]
+    p = rng.dirichlet(np.ones(5), 400)
+    mask = np.ones(400, bool)
+    mask[123] = False
+    for gamma in (2.0, 2.5):
+        kw = dict(gamma=gamma, alpha=np.array([0.1, 0.2, 0.3, 0.4, 0.5]), mask=mask)
+        clean = fastloss.categorical_focal_crossentropy(y, p, reduction="none", **kw)
+        p_bad = p.copy()
+        p_bad[123] = 2.0
+        assert fastloss.categorical_focal_crossentropy(y, p_bad, reduction="none", **kw).tobytes() == clean.tobytes()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("gamma", GAMMAS)
+def test_every_gamma_path_matches_the_oracle(gamma, dtype):
+    rng = np.random.default_rng(int(10 * gamma))
+    for loss, options in [("binary_focal_crossentropy", {}), ("binary_focal_crossentropy", {"from_logits": True}),
+                          ("binary_focal_crossentropy", {"apply_class_balancing": True, "label_smoothing": 0.2}),
+                          ("categorical_focal_crossentropy", {}),
+                          ("categorical_focal_crossentropy", {"from_logits": True, "label_smoothing": 0.1})]:
+        y, p, options = make_data(loss, {**options, "gamma": gamma}, (40, 3), 6, dtype, rng)
+        check_against_oracle(loss, y, p, options, f"{loss} {options}")
+
+
+@pytest.mark.parametrize("gamma", GAMMAS)
+def test_targets_outside_the_unit_interval_follow_pow(gamma):
+    """Targets are not checked (nor are they in Keras): outside [0, 1], 1 - p_t can be negative, and the factor is
+    pow's: NaN for a non-integer gamma, ±|1 - p_t|^gamma for an integer one."""
+    y = np.array([[2.0], [-1.0], [1.5], [0.0], [3.0]])
+    p = np.array([[0.9], [0.8], [0.99], [0.5], [0.2]])
+    for kw in ({}, {"apply_class_balancing": True}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's pow warns about negative bases
+            want = oracle.binary_focal_crossentropy(y, p, gamma=gamma, reduction="none", **kw)
+        got = fastloss.binary_focal_crossentropy(y, p, gamma=gamma, reduction="none", **kw)
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=0, equal_nan=True)
+        assert np.isnan(got).any() == (gamma != int(gamma))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Values derived by hand
 # ---------------------------------------------------------------------------------------------------------------
