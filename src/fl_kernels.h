@@ -60,6 +60,8 @@ typedef double (*fl_lse_f32_fn)(const float*, ptrdiff_t);
 typedef double (*fl_lse_f64_fn)(const double*, ptrdiff_t);
 typedef double (*fl_row_f32_fn)(const float*, const float*, ptrdiff_t, const fl_params*, int*);
 typedef double (*fl_row_f64_fn)(const double*, const double*, ptrdiff_t, const fl_params*, int*);
+typedef int (*fl_overlap_f32_fn)(const float*, const float*, ptrdiff_t, int, const fl_params*, double*);
+typedef int (*fl_overlap_f64_fn)(const double*, const double*, ptrdiff_t, int, const fl_params*, double*);
 
 /* The losses whose row value is the mean over the row of an element loss fl_<name>_element(y, p, prm).
  * X(ISA, ATTR, NAME) is expanded for each name: table fields, loop bodies, table entries. _kernels.pyx.tp lists
@@ -88,6 +90,8 @@ typedef struct {
     fl_row_f32_fn cce_logits_f32, cce_probabilities_f32;
     fl_row_f64_fn cce_logits_f64, cce_probabilities_f64;
     void (*reduce_rows)(const double*, ptrdiff_t, const double*, double*);
+    fl_overlap_f32_fn overlap_sums_f32;  /* overlap section below */
+    fl_overlap_f64_fn overlap_sums_f64;
 } fl_vtable;
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -474,12 +478,190 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
         sums[2] = FL_LANE_SUM(nz, nz_tail);                                                                   \
     }
 
+/* =========================================================================================================
+ * Overlap sums (dice, tversky, iou, dice_coefficient): the three sums of one row, in one pass.
+ *
+ * The rows are long (a sample's positions: 262144 for a 512x512 image), so the row itself is the SIMD loop, in
+ * FL_SUM_TERMS's order without its buffer (three sums would triple its traffic): lane j adds the terms with
+ * k ≡ j (mod FL_LANES) in k order, the last K mod FL_LANES terms are added in order to a tail that starts at 0, and
+ * FL_LANE_SUM combines them. The lanes are GCC generic vectors of the level's native width (FL_LANES of them in
+ * 4 SSE2, 2 AVX2 or 1 AVX-512 vector per sum) rather than arrays under `omp simd`, which GCC kept in memory or
+ * left scalar for some modes and levels; lane-wise operations are the same at every width, so are the bits.
+ * Every function that computes with these vectors carries the level's target attribute: GCC lowers a function's
+ * vector operations for its own target before inlining it.
+ * ======================================================================================================= */
+
+#define FL_VECTOR_BYTES_baseline 16
+#define FL_VECTOR_BYTES_x86_64_v3 32
+#define FL_VECTOR_BYTES_x86_64_v4 64
+
+/* mode bits of fl_overlap_sums. FL_OVERLAP_THRESHOLDED is also the `flags` bit the Python side sets. */
+#define FL_OVERLAP_THRESHOLDED 1  /* p̃ = [p >= threshold], targets must be 0 or 1; else p̃ = p, p >= 0, y in [0, 1] */
+#define FL_OVERLAP_TVERSKY 2      /* sums Σ y·p, Σ y·(1 - p), Σ (1 - y)·p instead of Σ y·p̃, Σ y, Σ p̃ */
+#define FL_OVERLAP_LINEAR 4       /* one sum, Σ α·y + β·p̃ + γ·y·p̃ (prm's alpha, beta, gamma), element by element */
+
+/* What fl_overlap_sums reports for the first element that cannot enter the sums (0: none). NaN is never outside
+ * a range: it propagates. */
+#define FL_OVERLAP_BAD_TARGET 1
+#define FL_OVERLAP_BAD_PREDICTION 2
+
+typedef float fl_lanes_f __attribute__((vector_size(FL_LANES * sizeof(float))));
+typedef double fl_lanes_d __attribute__((vector_size(FL_LANES * sizeof(double))));
+
+/* The vector types of a level, FL_LANES doubles as FL_NV_##ISA vectors, their loads and the element rules. */
+#define FL_OVERLAP_TYPES(ISA, ATTR)                                                                            \
+    typedef double fl_vd_##ISA __attribute__((vector_size(FL_VECTOR_BYTES_##ISA)));                           \
+    typedef long long fl_vi_##ISA __attribute__((vector_size(FL_VECTOR_BYTES_##ISA))); /* masks: 0 or -1 */   \
+    enum { FL_W_##ISA = FL_VECTOR_BYTES_##ISA / (int)sizeof(double), FL_NV_##ISA = FL_LANES / FL_W_##ISA };    \
+                                                                                                              \
+    /* FL_LANES consecutive elements, widened to double, as FL_NV_##ISA vectors. Floats are widened by one     \
+     * conversion of all the lanes: GCC splits it well, and scalarises conversions of 8-byte vectors. */      \
+    ATTR FL_INLINE void fl_lanes_load_f32_##ISA(fl_vd_##ISA* dst, const float* x)                             \
+    {                                                                                                         \
+        fl_lanes_f v;                                                                                         \
+        fl_lanes_d d;                                                                                         \
+        memcpy(&v, x, sizeof v);                                                                              \
+        d = __builtin_convertvector(v, fl_lanes_d);                                                           \
+        memcpy(dst, &d, sizeof d);                                                                            \
+    }                                                                                                         \
+    ATTR FL_INLINE void fl_lanes_load_f64_##ISA(fl_vd_##ISA* dst, const double* x)                            \
+    {                                                                                                         \
+        for (int v = 0; v < FL_NV_##ISA; v++) memcpy(&dst[v], x + v * FL_W_##ISA, sizeof dst[v]);             \
+    }                                                                                                         \
+                                                                                                              \
+    /* The one place of the overlap element rules: adds the terms (y·p̃, y, p̃), Tversky's (y·p, y·(1 - p),      \
+     * (1 - y)·p) or FL_OVERLAP_LINEAR's α·y + β·p̃ + γ·y·p̃ (coef: α, β, γ) to acc[0..3), and sets to 1.0 the    \
+     * lanes of *target whose target is outside its domain and of *prediction whose prediction is negative.    \
+     * One comparison per check: y·(y - 1) > 0 exactly when y < 0 or y > 1, and y·(y - 1) != 0 exactly when y  \
+     * is neither 0 nor 1 (NaN: not > 0, but != 0), for every double (no product that matters underflows to    \
+     * 0). The marks are or-ed as the bits of 1.0 in double vectors: or-ing comparison masks themselves, GCC   \
+     * scalarises at some levels. Padding lanes (y = p = 0) pass the checks. */                                \
+    ATTR FL_INLINE void fl_overlap_add_##ISA(int mode, const fl_vd_##ISA* y, const fl_vd_##ISA* p,            \
+                                             double threshold, const fl_vd_##ISA* coef, fl_vd_##ISA* acc,     \
+                                             fl_vd_##ISA* target, fl_vd_##ISA* prediction)                    \
+    {                                                                                                         \
+        const fl_vd_##ISA zero = {0.0}, one = zero + 1.0;                                                     \
+        const fl_vi_##ISA one_bits = (fl_vi_##ISA)one;                                                        \
+        const fl_vd_##ISA outside = *y * (*y - one);                                                          \
+        fl_vd_##ISA pt = *p;                                                                                  \
+        if (mode & FL_OVERLAP_THRESHOLDED) {                                                                  \
+            *target = (fl_vd_##ISA)((fl_vi_##ISA)*target | (one_bits & (outside != zero)));                   \
+            pt = (fl_vd_##ISA)(one_bits & (*p >= zero + threshold)); /* exactly 1.0 or 0.0 */                 \
+        } else {                                                                                              \
+            *target = (fl_vd_##ISA)((fl_vi_##ISA)*target | (one_bits & (outside > zero)));                    \
+            *prediction = (fl_vd_##ISA)((fl_vi_##ISA)*prediction | (one_bits & (*p < zero)));                 \
+        }                                                                                                     \
+        if (mode & FL_OVERLAP_LINEAR) {                                                                       \
+            acc[0] += coef[0] * *y + coef[1] * pt + coef[2] * *y * pt;                                        \
+        } else if (mode & FL_OVERLAP_TVERSKY) {                                                               \
+            acc[0] += *y * pt;                                                                                \
+            acc[1] += *y * (one - pt);                                                                        \
+            acc[2] += (one - *y) * pt;                                                                        \
+        } else {                                                                                              \
+            acc[0] += *y * pt;                                                                                \
+            acc[1] += *y;                                                                                     \
+            acc[2] += pt;                                                                                     \
+        }                                                                                                     \
+    }
+
+/* sums[0..3) of the row, and non-zero if an element fails the checks. Inlined with a constant mode, so that each
+ * mode gets its own loop. */
+#define FL_OVERLAP_PASS(ISA, ATTR, T, TS)                                                                      \
+    /* The elements x[0..n) (n <= FL_LANES) as fl_lanes_load's vectors, padded with zeros. */                 \
+    ATTR FL_INLINE void fl_lanes_load_padded_##TS##_##ISA(fl_vd_##ISA* dst, const T* x, ptrdiff_t n)          \
+    {                                                                                                         \
+        T padded[FL_LANES] = {0};                                                                             \
+        memcpy(padded, x, (size_t)n * sizeof(T));                                                             \
+        fl_lanes_load_##TS##_##ISA(dst, padded);                                                              \
+    }                                                                                                         \
+                                                                                                              \
+    ATTR FL_INLINE int fl_overlap_pass_##TS##_##ISA(const T* restrict y, const T* restrict p, ptrdiff_t K,    \
+                                                    const int mode, const fl_params* prm,                     \
+                                                    double* restrict sums)                                    \
+    {                                                                                                         \
+        enum { NV = FL_NV_##ISA, W = FL_W_##ISA };                                                            \
+        const fl_vd_##ISA zero = {0.0};                                                                       \
+        const fl_vd_##ISA coef[3] = {zero + prm->alpha, zero + prm->beta, zero + prm->gamma};                 \
+        const double threshold = prm->threshold;                                                              \
+        fl_vd_##ISA acc[NV][3], yv[NV], pv[NV], terms[3], bad = zero;                                         \
+        double lanes[FL_LANES], tail[3][FL_LANES];                                                            \
+        const ptrdiff_t K8 = K - K % FL_LANES;                                                                \
+        for (int v = 0; v < NV; v++) acc[v][0] = acc[v][1] = acc[v][2] = zero;                                \
+        for (ptrdiff_t k = 0; k < K8; k += FL_LANES) {                                                        \
+            fl_lanes_load_##TS##_##ISA(yv, y + k);                                                            \
+            fl_lanes_load_##TS##_##ISA(pv, p + k);                                                            \
+            for (int v = 0; v < NV; v++)                                                                      \
+                fl_overlap_add_##ISA(mode, &yv[v], &pv[v], threshold, coef, acc[v], &bad, &bad);                    \
+        }                                                                                                     \
+        /* The tail's terms, padded with zeros, in lanes; each sum adds them in order, from 0. */             \
+        fl_lanes_load_padded_##TS##_##ISA(yv, y + K8, K - K8);                                                \
+        fl_lanes_load_padded_##TS##_##ISA(pv, p + K8, K - K8);                                                \
+        for (int v = 0; v < NV; v++) {                                                                        \
+            terms[0] = terms[1] = terms[2] = zero;                                                            \
+            fl_overlap_add_##ISA(mode, &yv[v], &pv[v], threshold, coef, terms, &bad, &bad);                    \
+            for (int s = 0; s < 3; s++)                                                                       \
+                for (int j = 0; j < W; j++) tail[s][v * W + j] = terms[s][j];                                 \
+        }                                                                                                     \
+        for (int s = 0; s < 3; s++) {                                                                         \
+            double total = 0.0;                                                                               \
+            for (ptrdiff_t j = 0; j < K - K8; j++) total += tail[s][j];                                       \
+            for (int v = 0; v < NV; v++)                                                                      \
+                for (int j = 0; j < W; j++) lanes[v * W + j] = acc[v][s][j];                                  \
+            sums[s] = FL_LANE_SUM(lanes, total);                                                              \
+        }                                                                                                     \
+        for (int j = 1; j < W; j++) bad[0] += bad[j];                                                         \
+        return bad[0] != 0.0;                                                                                 \
+    }                                                                                                         \
+                                                                                                              \
+    /* Returns 0 or the FL_OVERLAP_BAD_* reason of the row's first bad element (the sums are then undefined). */ \
+    ATTR static int fl_overlap_sums_##TS##_##ISA(const T* restrict y, const T* restrict p, ptrdiff_t K,       \
+                                                 int mode, const fl_params* prm, double* restrict sums)       \
+    {                                                                                                         \
+        const fl_vd_##ISA zero = {0.0};                                                                       \
+        fl_vd_##ISA yv[FL_NV_##ISA], pv[FL_NV_##ISA], terms[3], target, prediction;                           \
+        int bad;                                                                                              \
+        switch (mode) {                                                                                       \
+        case 0: bad = fl_overlap_pass_##TS##_##ISA(y, p, K, 0, prm, sums); break;                             \
+        case FL_OVERLAP_THRESHOLDED:                                                                          \
+            bad = fl_overlap_pass_##TS##_##ISA(y, p, K, FL_OVERLAP_THRESHOLDED, prm, sums);                   \
+            break;                                                                                            \
+        case FL_OVERLAP_TVERSKY: bad = fl_overlap_pass_##TS##_##ISA(y, p, K, FL_OVERLAP_TVERSKY, prm, sums); break; \
+        case FL_OVERLAP_LINEAR: bad = fl_overlap_pass_##TS##_##ISA(y, p, K, FL_OVERLAP_LINEAR, prm, sums); break; \
+        case FL_OVERLAP_LINEAR | FL_OVERLAP_THRESHOLDED:                                                      \
+            bad = fl_overlap_pass_##TS##_##ISA(y, p, K, FL_OVERLAP_LINEAR | FL_OVERLAP_THRESHOLDED, prm, sums); \
+            break;                                                                                            \
+        default: bad = fl_overlap_pass_##TS##_##ISA(y, p, K, mode, prm, sums);                                \
+        }                                                                                                     \
+        /* Rare: find the first bad element, in k order. */                                                   \
+        for (ptrdiff_t k = 0; bad && k < K; k += FL_LANES) {                                                  \
+            fl_lanes_load_padded_##TS##_##ISA(yv, y + k, K - k < FL_LANES ? K - k : FL_LANES);                \
+            fl_lanes_load_padded_##TS##_##ISA(pv, p + k, K - k < FL_LANES ? K - k : FL_LANES);                \
+            for (int v = 0; v < FL_NV_##ISA; v++) {                                                           \
+                target = prediction = zero;                                                                   \
+                terms[0] = terms[1] = terms[2] = zero; /* discarded */                                        \
+                fl_overlap_add_##ISA(mode, &yv[v], &pv[v], prm->threshold, terms, terms, &target, &prediction); \
+                for (int j = 0; j < FL_W_##ISA; j++) {                                                        \
+                    if (target[j] != 0.0) return FL_OVERLAP_BAD_TARGET;                                       \
+                    if (prediction[j] != 0.0) return FL_OVERLAP_BAD_PREDICTION;                               \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+        return 0;                                                                                             \
+    }
+
+#define FL_OVERLAP_LEVEL(ISA, ATTR)                                                                            \
+    FL_OVERLAP_TYPES(ISA, ATTR) FL_OVERLAP_PASS(ISA, ATTR, float, f32) FL_OVERLAP_PASS(ISA, ATTR, double, f64)
+#define FL_OVERLAP_ENTRIES(ISA) .overlap_sums_f32 = fl_overlap_sums_f32_##ISA, .overlap_sums_f64 = fl_overlap_sums_f64_##ISA,
+
+/* ========================================================================================================= */
+
 #define FL_LEVEL(ISA, ATTR)                                                                                    \
     FL_ROW_FUNCTIONS(ISA, ATTR, float, f32)                                                                   \
     FL_ROW_FUNCTIONS(ISA, ATTR, double, f64)                                                                  \
     FL_CCE_ROWS(ISA, ATTR, float, f32)                                                                        \
     FL_CCE_ROWS(ISA, ATTR, double, f64)                                                                       \
     FL_REDUCE_ROWS(ISA, ATTR)                                                                                 \
+    FL_OVERLAP_LEVEL(ISA, ATTR)                                                                               \
     static const fl_vtable fl_vtable_##ISA = {                                                                \
         .bce_probabilities_f32 = fl_rows_bce_probabilities_f32_##ISA,                                         \
         .bce_probabilities_f64 = fl_rows_bce_probabilities_f64_##ISA,                                         \
@@ -499,6 +681,7 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
         .cce_logits_f64 = fl_row_cce_logits_f64_##ISA,                                                        \
         .cce_probabilities_f64 = fl_row_cce_probabilities_f64_##ISA,                                          \
         .reduce_rows = fl_reduce_rows_##ISA,                                                                  \
+        FL_OVERLAP_ENTRIES(ISA)                                                                               \
     };
 
 FL_LEVEL(baseline, )
