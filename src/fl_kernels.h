@@ -92,6 +92,8 @@ typedef struct {
     void (*reduce_rows)(const double*, ptrdiff_t, const double*, double*);
     fl_overlap_f32_fn overlap_sums_f32;  /* overlap section below */
     fl_overlap_f64_fn overlap_sums_f64;
+    fl_rows_f32_fn overlap_sum_f32;
+    fl_rows_f64_fn overlap_sum_f64;
 } fl_vtable;
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -479,16 +481,21 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
     }
 
 /* =========================================================================================================
- * Overlap sums (dice, tversky, iou, dice_coefficient): the three sums of one row, in one pass.
+ * Overlap sums (dice, tversky, iou, dice_coefficient, overlap_sum): the sums of one row, in one pass.
  *
  * The rows are long (a sample's positions: 262144 for a 512x512 image), so the row itself is the SIMD loop, in
  * FL_SUM_TERMS's order without its buffer (three sums would triple its traffic): lane j adds the terms with
  * k ≡ j (mod FL_LANES) in k order, the last K mod FL_LANES terms are added in order to a tail that starts at 0, and
- * FL_LANE_SUM combines them. The lanes are GCC generic vectors of the level's native width (FL_LANES of them in
+ * FL_LANE_SUM combines them. The lanes are GCC generic vectors of the level's native width (FL_LANES doubles in
  * 4 SSE2, 2 AVX2 or 1 AVX-512 vector per sum) rather than arrays under `omp simd`, which GCC kept in memory or
- * left scalar for some modes and levels; lane-wise operations are the same at every width, so are the bits.
- * Every function that computes with these vectors carries the level's target attribute: GCC lowers a function's
- * vector operations for its own target before inlining it.
+ * left scalar for some modes and levels; lane-wise operations give the same bits at every width. The tail and
+ * the search for a bad element use the same element function on one-lane vectors.
+ *
+ * GCC lowers a function's vector operations for its own target before inlining it, so every function that
+ * computes with these vectors carries the level's target attribute. Two GCC habits shape the element function:
+ * or-ing comparison masks into an accumulator is scalarised at some levels (so marks are kept as the bits of
+ * 1.0 in double vectors), and so are the two comparisons of a range check or-ed together (so each check is one
+ * comparison, see fl_overlap_add).
  * ======================================================================================================= */
 
 #define FL_VECTOR_BYTES_baseline 16
@@ -508,14 +515,54 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
 typedef float fl_lanes_f __attribute__((vector_size(FL_LANES * sizeof(float))));
 typedef double fl_lanes_d __attribute__((vector_size(FL_LANES * sizeof(double))));
 
-/* The vector types of a level, FL_LANES doubles as FL_NV_##ISA vectors, their loads and the element rules. */
+/* fl_overlap_add for elements of type VD: adds the terms (y·p̃, y, p̃), Tversky's (y·p, y·(1 - p), (1 - y)·p) or
+ * FL_OVERLAP_LINEAR's α·y + β·p̃ + γ·y·p̃ (coef: α, β, γ) to acc[0..3), and marks (1.0) the lanes of *target whose
+ * target is outside its domain and of *prediction whose prediction is negative. y·(y - 1) > 0 exactly when y < 0 or
+ * y > 1, and y·(y - 1) != 0 exactly when y is neither 0 nor 1 (NaN: not > 0, but != 0), for every double: no
+ * product that matters underflows to 0. The one place of the overlap element rules, for vectors (MARK: a
+ * comparison's lanes as 1.0 or 0.0, MERGE: or of marks) and for scalars (the tails, the search for a bad
+ * element). */
+#define FL_OVERLAP_ELEMENT(NAME, ATTR, VD, VI, MARK, MERGE)                                                    \
+    ATTR FL_INLINE void NAME(int mode, const VD* y, const VD* p, double threshold, const double* coef, VD* acc,\
+                             VD* target, VD* prediction)                                                      \
+    {                                                                                                         \
+        const VD zero = {0.0}, one = zero + 1.0;                                                              \
+        const VD outside = *y * (*y - one);                                                                   \
+        VD pt = *p;                                                                                           \
+        if (mode & FL_OVERLAP_THRESHOLDED) {                                                                  \
+            *target = MERGE(VD, VI, *target, MARK(VD, VI, outside != zero));                                  \
+            pt = MARK(VD, VI, *p >= zero + threshold);                                                        \
+        } else {                                                                                              \
+            *target = MERGE(VD, VI, *target, MARK(VD, VI, outside > zero));                                   \
+            *prediction = MERGE(VD, VI, *prediction, MARK(VD, VI, *p < zero));                                \
+        }                                                                                                     \
+        if (mode & FL_OVERLAP_LINEAR) {                                                                       \
+            acc[0] += (zero + coef[0]) * *y + (zero + coef[1]) * pt + (zero + coef[2]) * *y * pt;             \
+        } else if (mode & FL_OVERLAP_TVERSKY) {                                                               \
+            acc[0] += *y * pt;                                                                                \
+            acc[1] += *y * (one - pt);                                                                        \
+            acc[2] += (one - *y) * pt;                                                                        \
+        } else {                                                                                              \
+            acc[0] += *y * pt;                                                                                \
+            acc[1] += *y;                                                                                     \
+            acc[2] += pt;                                                                                     \
+        }                                                                                                     \
+    }
+/* Vector marks are the bits of 1.0 and-ed with the comparison's mask, or-ed as integers: or-ing the masks
+ * themselves into an accumulator, or two comparisons together, GCC scalarises at some levels. */
+#define FL_MARK_VECTOR(VD, VI, CMP) ((VD)((VI)one & (CMP)))
+#define FL_MERGE_VECTOR(VD, VI, A, B) ((VD)((VI)(A) | (VI)(B)))
+#define FL_MARK_SCALAR(VD, VI, CMP) ((CMP) ? 1.0 : 0.0)
+#define FL_MERGE_SCALAR(VD, VI, A, B) ((A) + (B))
+
+/* A level's vector types (FL_LANES doubles as FL_NV_##ISA vectors of FL_W_##ISA), loads and element functions. */
 #define FL_OVERLAP_TYPES(ISA, ATTR)                                                                            \
     typedef double fl_vd_##ISA __attribute__((vector_size(FL_VECTOR_BYTES_##ISA)));                           \
-    typedef long long fl_vi_##ISA __attribute__((vector_size(FL_VECTOR_BYTES_##ISA))); /* masks: 0 or -1 */   \
+    typedef long long fl_vi_##ISA __attribute__((vector_size(FL_VECTOR_BYTES_##ISA)));                        \
     enum { FL_W_##ISA = FL_VECTOR_BYTES_##ISA / (int)sizeof(double), FL_NV_##ISA = FL_LANES / FL_W_##ISA };    \
                                                                                                               \
-    /* FL_LANES consecutive elements, widened to double, as FL_NV_##ISA vectors. Floats are widened by one     \
-     * conversion of all the lanes: GCC splits it well, and scalarises conversions of 8-byte vectors. */      \
+    /* FL_LANES consecutive elements, widened to double. Floats are widened by one conversion of all the       \
+     * lanes: GCC splits it well, and scalarises conversions of 8-byte vectors. */                            \
     ATTR FL_INLINE void fl_lanes_load_f32_##ISA(fl_vd_##ISA* dst, const float* x)                             \
     {                                                                                                         \
         fl_lanes_f v;                                                                                         \
@@ -529,129 +576,151 @@ typedef double fl_lanes_d __attribute__((vector_size(FL_LANES * sizeof(double)))
         for (int v = 0; v < FL_NV_##ISA; v++) memcpy(&dst[v], x + v * FL_W_##ISA, sizeof dst[v]);             \
     }                                                                                                         \
                                                                                                               \
-    /* The one place of the overlap element rules: adds the terms (y·p̃, y, p̃), Tversky's (y·p, y·(1 - p),      \
-     * (1 - y)·p) or FL_OVERLAP_LINEAR's α·y + β·p̃ + γ·y·p̃ (coef: α, β, γ) to acc[0..3), and sets to 1.0 the    \
-     * lanes of *target whose target is outside its domain and of *prediction whose prediction is negative.    \
-     * One comparison per check: y·(y - 1) > 0 exactly when y < 0 or y > 1, and y·(y - 1) != 0 exactly when y  \
-     * is neither 0 nor 1 (NaN: not > 0, but != 0), for every double (no product that matters underflows to    \
-     * 0). The marks are or-ed as the bits of 1.0 in double vectors: or-ing comparison masks themselves, GCC   \
-     * scalarises at some levels. Padding lanes (y = p = 0) pass the checks. */                                \
-    ATTR FL_INLINE void fl_overlap_add_##ISA(int mode, const fl_vd_##ISA* y, const fl_vd_##ISA* p,            \
-                                             double threshold, const fl_vd_##ISA* coef, fl_vd_##ISA* acc,     \
-                                             fl_vd_##ISA* target, fl_vd_##ISA* prediction)                    \
-    {                                                                                                         \
-        const fl_vd_##ISA zero = {0.0}, one = zero + 1.0;                                                     \
-        const fl_vi_##ISA one_bits = (fl_vi_##ISA)one;                                                        \
-        const fl_vd_##ISA outside = *y * (*y - one);                                                          \
-        fl_vd_##ISA pt = *p;                                                                                  \
-        if (mode & FL_OVERLAP_THRESHOLDED) {                                                                  \
-            *target = (fl_vd_##ISA)((fl_vi_##ISA)*target | (one_bits & (outside != zero)));                   \
-            pt = (fl_vd_##ISA)(one_bits & (*p >= zero + threshold)); /* exactly 1.0 or 0.0 */                 \
-        } else {                                                                                              \
-            *target = (fl_vd_##ISA)((fl_vi_##ISA)*target | (one_bits & (outside > zero)));                    \
-            *prediction = (fl_vd_##ISA)((fl_vi_##ISA)*prediction | (one_bits & (*p < zero)));                 \
-        }                                                                                                     \
-        if (mode & FL_OVERLAP_LINEAR) {                                                                       \
-            acc[0] += coef[0] * *y + coef[1] * pt + coef[2] * *y * pt;                                        \
-        } else if (mode & FL_OVERLAP_TVERSKY) {                                                               \
-            acc[0] += *y * pt;                                                                                \
-            acc[1] += *y * (one - pt);                                                                        \
-            acc[2] += (one - *y) * pt;                                                                        \
-        } else {                                                                                              \
-            acc[0] += *y * pt;                                                                                \
-            acc[1] += *y;                                                                                     \
-            acc[2] += pt;                                                                                     \
-        }                                                                                                     \
-    }
+    FL_OVERLAP_ELEMENT(fl_overlap_add_##ISA, ATTR, fl_vd_##ISA, fl_vi_##ISA, FL_MARK_VECTOR, FL_MERGE_VECTOR)  \
+    FL_OVERLAP_ELEMENT(fl_overlap_add1_##ISA, ATTR, double, long long, FL_MARK_SCALAR, FL_MERGE_SCALAR)
 
-/* sums[0..3) of the row, and non-zero if an element fails the checks. Inlined with a constant mode, so that each
- * mode gets its own loop. */
 #define FL_OVERLAP_PASS(ISA, ATTR, T, TS)                                                                      \
-    /* The elements x[0..n) (n <= FL_LANES) as fl_lanes_load's vectors, padded with zeros. */                 \
-    ATTR FL_INLINE void fl_lanes_load_padded_##TS##_##ISA(fl_vd_##ISA* dst, const T* x, ptrdiff_t n)          \
+    /* Element k alone: 0 or its FL_OVERLAP_BAD_* reason (the target's first), its terms added to acc. */     \
+    ATTR FL_INLINE int fl_overlap_one_##TS##_##ISA(const T* y, const T* p, ptrdiff_t k, int mode,             \
+                                                   const fl_params* prm, double* acc)                         \
     {                                                                                                         \
-        T padded[FL_LANES] = {0};                                                                             \
-        memcpy(padded, x, (size_t)n * sizeof(T));                                                             \
-        fl_lanes_load_##TS##_##ISA(dst, padded);                                                              \
+        const double yk = y[k], pk = p[k], coef[3] = {prm->alpha, prm->beta, prm->gamma};                     \
+        double target = 0.0, prediction = 0.0;                                                                \
+        fl_overlap_add1_##ISA(mode, &yk, &pk, prm->threshold, coef, acc, &target, &prediction);               \
+        return target != 0.0 ? FL_OVERLAP_BAD_TARGET : prediction != 0.0 ? FL_OVERLAP_BAD_PREDICTION : 0;     \
     }                                                                                                         \
                                                                                                               \
+    /* sums[0..3) of the row, and non-zero if an element fails the checks. Inlined with a constant mode, so    \
+     * that each mode gets its own loop. */                                                                   \
     ATTR FL_INLINE int fl_overlap_pass_##TS##_##ISA(const T* restrict y, const T* restrict p, ptrdiff_t K,    \
                                                     const int mode, const fl_params* prm,                     \
                                                     double* restrict sums)                                    \
     {                                                                                                         \
         enum { NV = FL_NV_##ISA, W = FL_W_##ISA };                                                            \
         const fl_vd_##ISA zero = {0.0};                                                                       \
-        const fl_vd_##ISA coef[3] = {zero + prm->alpha, zero + prm->beta, zero + prm->gamma};                 \
+        const double coef[3] = {prm->alpha, prm->beta, prm->gamma};                                           \
         const double threshold = prm->threshold;                                                              \
-        fl_vd_##ISA acc[NV][3], yv[NV], pv[NV], terms[3], bad = zero;                                         \
-        double lanes[FL_LANES], tail[3][FL_LANES];                                                            \
         const ptrdiff_t K8 = K - K % FL_LANES;                                                                \
+        fl_vd_##ISA acc[NV][3], yv[NV], pv[NV], bad = zero;                                                   \
+        double tail[3] = {0.0, 0.0, 0.0};                                                                     \
+        double lanes[FL_LANES];                                                                               \
+        int any = 0;                                                                                          \
         for (int v = 0; v < NV; v++) acc[v][0] = acc[v][1] = acc[v][2] = zero;                                \
         for (ptrdiff_t k = 0; k < K8; k += FL_LANES) {                                                        \
             fl_lanes_load_##TS##_##ISA(yv, y + k);                                                            \
             fl_lanes_load_##TS##_##ISA(pv, p + k);                                                            \
             for (int v = 0; v < NV; v++)                                                                      \
-                fl_overlap_add_##ISA(mode, &yv[v], &pv[v], threshold, coef, acc[v], &bad, &bad);                    \
+                fl_overlap_add_##ISA(mode, &yv[v], &pv[v], threshold, coef, acc[v], &bad, &bad);              \
         }                                                                                                     \
-        /* The tail's terms, padded with zeros, in lanes; each sum adds them in order, from 0. */             \
-        fl_lanes_load_padded_##TS##_##ISA(yv, y + K8, K - K8);                                                \
-        fl_lanes_load_padded_##TS##_##ISA(pv, p + K8, K - K8);                                                \
-        for (int v = 0; v < NV; v++) {                                                                        \
-            terms[0] = terms[1] = terms[2] = zero;                                                            \
-            fl_overlap_add_##ISA(mode, &yv[v], &pv[v], threshold, coef, terms, &bad, &bad);                    \
-            for (int s = 0; s < 3; s++)                                                                       \
-                for (int j = 0; j < W; j++) tail[s][v * W + j] = terms[s][j];                                 \
-        }                                                                                                     \
+        for (ptrdiff_t k = K8; k < K; k++) any |= fl_overlap_one_##TS##_##ISA(y, p, k, mode, prm, tail);      \
+        for (int j = 0; j < W; j++) any |= bad[j] != 0.0;                                                     \
         for (int s = 0; s < 3; s++) {                                                                         \
-            double total = 0.0;                                                                               \
-            for (ptrdiff_t j = 0; j < K - K8; j++) total += tail[s][j];                                       \
             for (int v = 0; v < NV; v++)                                                                      \
                 for (int j = 0; j < W; j++) lanes[v * W + j] = acc[v][s][j];                                  \
-            sums[s] = FL_LANE_SUM(lanes, total);                                                              \
+            sums[s] = FL_LANE_SUM(lanes, tail[s]);                                                            \
         }                                                                                                     \
-        for (int j = 1; j < W; j++) bad[0] += bad[j];                                                         \
-        return bad[0] != 0.0;                                                                                 \
+        return any;                                                                                           \
     }                                                                                                         \
                                                                                                               \
-    /* Returns 0 or the FL_OVERLAP_BAD_* reason of the row's first bad element (the sums are then undefined). */ \
+    /* The first bad element's FL_OVERLAP_BAD_* reason, in k order (0: none). */                              \
+    ATTR static int fl_overlap_search_##TS##_##ISA(const T* y, const T* p, ptrdiff_t K, int mode,             \
+                                                   const fl_params* prm)                                      \
+    {                                                                                                         \
+        double ignored[3] = {0.0, 0.0, 0.0};                                                                  \
+        for (ptrdiff_t k = 0; k < K; k++) {                                                                   \
+            const int why = fl_overlap_one_##TS##_##ISA(y, p, k, mode, prm, ignored);                         \
+            if (why) return why;                                                                              \
+        }                                                                                                     \
+        return 0;                                                                                             \
+    }                                                                                                         \
+                                                                                                              \
+    /* The row's sums; returns 0, or the FL_OVERLAP_BAD_* reason of its first bad element (sums undefined). */ \
     ATTR static int fl_overlap_sums_##TS##_##ISA(const T* restrict y, const T* restrict p, ptrdiff_t K,       \
                                                  int mode, const fl_params* prm, double* restrict sums)       \
     {                                                                                                         \
-        const fl_vd_##ISA zero = {0.0};                                                                       \
-        fl_vd_##ISA yv[FL_NV_##ISA], pv[FL_NV_##ISA], terms[3], target, prediction;                           \
-        int bad;                                                                                              \
+        int bad = 0;                                                                                          \
+        if (K < FL_LANES) {                                                                                   \
+            /* No lanes: FL_LANE_SUM would add 0 to the tails, which are never -0 (they start at +0). */      \
+            sums[0] = sums[1] = sums[2] = 0.0;                                                                \
+            for (ptrdiff_t k = 0; k < K; k++) bad |= fl_overlap_one_##TS##_##ISA(y, p, k, mode, prm, sums);   \
+            return bad ? fl_overlap_search_##TS##_##ISA(y, p, K, mode, prm) : 0;                              \
+        }                                                                                                     \
         switch (mode) {                                                                                       \
         case 0: bad = fl_overlap_pass_##TS##_##ISA(y, p, K, 0, prm, sums); break;                             \
         case FL_OVERLAP_THRESHOLDED:                                                                          \
             bad = fl_overlap_pass_##TS##_##ISA(y, p, K, FL_OVERLAP_THRESHOLDED, prm, sums);                   \
             break;                                                                                            \
-        case FL_OVERLAP_TVERSKY: bad = fl_overlap_pass_##TS##_##ISA(y, p, K, FL_OVERLAP_TVERSKY, prm, sums); break; \
-        case FL_OVERLAP_LINEAR: bad = fl_overlap_pass_##TS##_##ISA(y, p, K, FL_OVERLAP_LINEAR, prm, sums); break; \
+        case FL_OVERLAP_TVERSKY:                                                                              \
+            bad = fl_overlap_pass_##TS##_##ISA(y, p, K, FL_OVERLAP_TVERSKY, prm, sums);                       \
+            break;                                                                                            \
+        case FL_OVERLAP_LINEAR:                                                                               \
+            bad = fl_overlap_pass_##TS##_##ISA(y, p, K, FL_OVERLAP_LINEAR, prm, sums);                        \
+            break;                                                                                            \
         case FL_OVERLAP_LINEAR | FL_OVERLAP_THRESHOLDED:                                                      \
-            bad = fl_overlap_pass_##TS##_##ISA(y, p, K, FL_OVERLAP_LINEAR | FL_OVERLAP_THRESHOLDED, prm, sums); \
+            bad = fl_overlap_pass_##TS##_##ISA(y, p, K, FL_OVERLAP_LINEAR | FL_OVERLAP_THRESHOLDED, prm, sums);\
             break;                                                                                            \
         default: bad = fl_overlap_pass_##TS##_##ISA(y, p, K, mode, prm, sums);                                \
         }                                                                                                     \
-        /* Rare: find the first bad element, in k order. */                                                   \
-        for (ptrdiff_t k = 0; bad && k < K; k += FL_LANES) {                                                  \
-            fl_lanes_load_padded_##TS##_##ISA(yv, y + k, K - k < FL_LANES ? K - k : FL_LANES);                \
-            fl_lanes_load_padded_##TS##_##ISA(pv, p + k, K - k < FL_LANES ? K - k : FL_LANES);                \
-            for (int v = 0; v < FL_NV_##ISA; v++) {                                                           \
-                target = prediction = zero;                                                                   \
-                terms[0] = terms[1] = terms[2] = zero; /* discarded */                                        \
-                fl_overlap_add_##ISA(mode, &yv[v], &pv[v], prm->threshold, terms, terms, &target, &prediction); \
-                for (int j = 0; j < FL_W_##ISA; j++) {                                                        \
-                    if (target[j] != 0.0) return FL_OVERLAP_BAD_TARGET;                                       \
-                    if (prediction[j] != 0.0) return FL_OVERLAP_BAD_PREDICTION;                               \
-                }                                                                                             \
+        return bad ? fl_overlap_search_##TS##_##ISA(y, p, K, mode, prm) : 0;                                  \
+    }                                                                                                         \
+                                                                                                              \
+    /* overlap_sum's rows loop: rows[r] = the FL_OVERLAP_LINEAR sum of each of nr rows of K (nr·K <= FL_CHUNK),  \
+     * the bits of fl_overlap_sums (the same terms, summed by fl_lane_sum in its order); the terms of the whole \
+     * chunk come from one vector loop, so that short rows (K = 1 for a whole-batch sum over (N, H, W, 1))     \
+     * cost no call each. Non-zero if an element of the chunk fails the checks. */                            \
+    ATTR FL_INLINE int fl_rows_overlap_sum_body_##TS##_##ISA(const T* restrict y, const T* restrict p,        \
+                                                             ptrdiff_t nr, ptrdiff_t K, const int mode,       \
+                                                             const fl_params* prm, double* restrict rows)     \
+    {                                                                                                         \
+        enum { NV = FL_NV_##ISA, W = FL_W_##ISA };                                                            \
+        const fl_vd_##ISA zero = {0.0};                                                                       \
+        const double coef[3] = {prm->alpha, prm->beta, prm->gamma};                                           \
+        const ptrdiff_t n = nr * K, n8 = n - n % FL_LANES;                                                    \
+        fl_vd_##ISA yv[NV], pv[NV], terms[3], bad = zero;                                                     \
+        double buf[FL_CHUNK];                                                                                 \
+        int any = 0;                                                                                          \
+        for (ptrdiff_t i = 0; i < n8; i += FL_LANES) {                                                        \
+            fl_lanes_load_##TS##_##ISA(yv, y + i);                                                            \
+            fl_lanes_load_##TS##_##ISA(pv, p + i);                                                            \
+            for (int v = 0; v < NV; v++) {                                                                    \
+                terms[0] = zero;                                                                              \
+                fl_overlap_add_##ISA(mode, &yv[v], &pv[v], prm->threshold, coef, terms, &bad, &bad);          \
+                memcpy(buf + i + v * W, &terms[0], sizeof terms[0]);                                          \
             }                                                                                                 \
         }                                                                                                     \
-        return 0;                                                                                             \
+        for (ptrdiff_t i = n8; i < n; i++) {                                                                  \
+            double t[3] = {0.0, 0.0, 0.0};                                                                    \
+            any |= fl_overlap_one_##TS##_##ISA(y, p, i, mode, prm, t);                                        \
+            buf[i] = t[0];                                                                                    \
+        }                                                                                                     \
+        for (int j = 0; j < W; j++) any |= bad[j] != 0.0;                                                     \
+        if (K < FL_LANES) {                                                                                   \
+            /* fl_lane_sum without lanes: 0 + the terms in order (never -0, so adding the lanes' 0 is exact) */ \
+            _Pragma("omp simd")                                                                               \
+            for (ptrdiff_t r = 0; r < nr; r++) {                                                              \
+                double total = 0.0;                                                                           \
+                for (ptrdiff_t k = 0; k < K; k++) total += buf[r * K + k];                                    \
+                rows[r] = total;                                                                              \
+            }                                                                                                 \
+        } else {                                                                                              \
+            for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_lane_sum(buf + r * K, K);                         \
+        }                                                                                                     \
+        return any;                                                                                           \
+    }                                                                                                         \
+    ATTR static int fl_rows_overlap_sum_##TS##_##ISA(const T* restrict y, const T* restrict p, ptrdiff_t nr,  \
+                                                     ptrdiff_t K, const fl_params* prm, double* restrict rows)\
+    {                                                                                                         \
+        if ((long)prm->flags & FL_OVERLAP_THRESHOLDED)                                                        \
+            return fl_rows_overlap_sum_body_##TS##_##ISA(y, p, nr, K, FL_OVERLAP_LINEAR | FL_OVERLAP_THRESHOLDED, \
+                                                         prm, rows);                                          \
+        return fl_rows_overlap_sum_body_##TS##_##ISA(y, p, nr, K, FL_OVERLAP_LINEAR, prm, rows);              \
     }
 
 #define FL_OVERLAP_LEVEL(ISA, ATTR)                                                                            \
     FL_OVERLAP_TYPES(ISA, ATTR) FL_OVERLAP_PASS(ISA, ATTR, float, f32) FL_OVERLAP_PASS(ISA, ATTR, double, f64)
-#define FL_OVERLAP_ENTRIES(ISA) .overlap_sums_f32 = fl_overlap_sums_f32_##ISA, .overlap_sums_f64 = fl_overlap_sums_f64_##ISA,
+#define FL_OVERLAP_ENTRIES(ISA)                                                                                \
+    .overlap_sums_f32 = fl_overlap_sums_f32_##ISA, .overlap_sums_f64 = fl_overlap_sums_f64_##ISA,             \
+    .overlap_sum_f32 = fl_rows_overlap_sum_f32_##ISA, .overlap_sum_f64 = fl_rows_overlap_sum_f64_##ISA,
 
 /* ========================================================================================================= */
 
