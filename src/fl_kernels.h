@@ -485,17 +485,14 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
  *
  * The rows are long (a sample's positions: 262144 for a 512x512 image), so the row itself is the SIMD loop, in
  * FL_SUM_TERMS's order without its buffer (three sums would triple its traffic): lane j adds the terms with
- * k ≡ j (mod FL_LANES) in k order, the last K mod FL_LANES terms are added in order to a tail that starts at 0, and
- * FL_LANE_SUM combines them. The lanes are GCC generic vectors of the level's native width (FL_LANES doubles in
- * 4 SSE2, 2 AVX2 or 1 AVX-512 vector per sum) rather than arrays under `omp simd`, which GCC kept in memory or
- * left scalar for some modes and levels; lane-wise operations give the same bits at every width. The tail and
- * the search for a bad element use the same element function on one-lane vectors.
+ * k ≡ j (mod FL_LANES) in k order, the last K mod FL_LANES terms are added in order to a tail that starts at 0,
+ * and FL_LANE_SUM combines them. The lanes are GCC generic vectors of the level's native width (FL_LANES doubles
+ * in 4 SSE2, 2 AVX2 or 1 AVX-512 vector per sum) rather than arrays under `omp simd`, which GCC kept in memory or
+ * left scalar for some modes and levels; lane-wise operations give the same bits at every width. The tails and
+ * the search for a bad element run the same element function on scalars.
  *
  * GCC lowers a function's vector operations for its own target before inlining it, so every function that
- * computes with these vectors carries the level's target attribute. Two GCC habits shape the element function:
- * or-ing comparison masks into an accumulator is scalarised at some levels (so marks are kept as the bits of
- * 1.0 in double vectors), and so are the two comparisons of a range check or-ed together (so each check is one
- * comparison, see fl_overlap_add).
+ * computes with these vectors carries the level's target attribute.
  * ======================================================================================================= */
 
 #define FL_VECTOR_BYTES_baseline 16
@@ -503,7 +500,7 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
 #define FL_VECTOR_BYTES_x86_64_v4 64
 
 /* mode bits of fl_overlap_sums. FL_OVERLAP_THRESHOLDED is also the `flags` bit the Python side sets. */
-#define FL_OVERLAP_THRESHOLDED 1  /* p̃ = [p >= threshold], targets must be 0 or 1; else p̃ = p, p >= 0, y in [0, 1] */
+#define FL_OVERLAP_THRESHOLDED 1  /* p̃ = [p >= threshold], y in {0, 1}; else p̃ = p, p >= 0, y in [0, 1] */
 #define FL_OVERLAP_TVERSKY 2      /* sums Σ y·p, Σ y·(1 - p), Σ (1 - y)·p instead of Σ y·p̃, Σ y, Σ p̃ */
 #define FL_OVERLAP_LINEAR 4       /* one sum, Σ α·y + β·p̃ + γ·y·p̃ (prm's alpha, beta, gamma), element by element */
 
@@ -515,13 +512,13 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
 typedef float fl_lanes_f __attribute__((vector_size(FL_LANES * sizeof(float))));
 typedef double fl_lanes_d __attribute__((vector_size(FL_LANES * sizeof(double))));
 
-/* fl_overlap_add for elements of type VD: adds the terms (y·p̃, y, p̃), Tversky's (y·p, y·(1 - p), (1 - y)·p) or
- * FL_OVERLAP_LINEAR's α·y + β·p̃ + γ·y·p̃ (coef: α, β, γ) to acc[0..3), and marks (1.0) the lanes of *target whose
- * target is outside its domain and of *prediction whose prediction is negative. y·(y - 1) > 0 exactly when y < 0 or
- * y > 1, and y·(y - 1) != 0 exactly when y is neither 0 nor 1 (NaN: not > 0, but != 0), for every double: no
- * product that matters underflows to 0. The one place of the overlap element rules, for vectors (MARK: a
- * comparison's lanes as 1.0 or 0.0, MERGE: or of marks) and for scalars (the tails, the search for a bad
- * element). */
+/* fl_overlap_add for elements of type VD: adds the terms (y·p̃, y, p̃), Tversky's (y·p, y·(1 - p), (1 - y)·p)
+ * or FL_OVERLAP_LINEAR's α·y + β·p̃ + γ·y·p̃ (coef: α, β, γ) to acc[0..3), and marks (1.0) the lanes of *target
+ * whose target is outside its domain and of *prediction whose prediction is negative. y·(y - 1) > 0 exactly when
+ * y < 0 or y > 1, and y·(y - 1) != 0 exactly when y is neither 0 nor 1 (NaN: not > 0, but != 0), for every
+ * double (no product that matters underflows to 0): one comparison per check, because GCC scalarises two
+ * comparisons or-ed together at some levels. The one place of the overlap element rules, for vectors (MARK: a
+ * comparison's lanes as 1.0 or 0.0, MERGE: or of marks) and for scalars (tails, the search for a bad element). */
 #define FL_OVERLAP_ELEMENT(NAME, ATTR, VD, VI, MARK, MERGE)                                                    \
     ATTR FL_INLINE void NAME(int mode, const VD* y, const VD* p, double threshold, const double* coef, VD* acc,\
                              VD* target, VD* prediction)                                                      \
@@ -548,8 +545,8 @@ typedef double fl_lanes_d __attribute__((vector_size(FL_LANES * sizeof(double)))
             acc[2] += pt;                                                                                     \
         }                                                                                                     \
     }
-/* Vector marks are the bits of 1.0 and-ed with the comparison's mask, or-ed as integers: or-ing the masks
- * themselves into an accumulator, or two comparisons together, GCC scalarises at some levels. */
+/* Vector marks are the bits of 1.0 and-ed with the comparison's mask, or-ed as integers: GCC scalarises or-ing
+ * the masks themselves into an accumulator at some levels. */
 #define FL_MARK_VECTOR(VD, VI, CMP) ((VD)((VI)one & (CMP)))
 #define FL_MERGE_VECTOR(VD, VI, A, B) ((VD)((VI)(A) | (VI)(B)))
 #define FL_MARK_SCALAR(VD, VI, CMP) ((CMP) ? 1.0 : 0.0)
@@ -657,7 +654,8 @@ typedef double fl_lanes_d __attribute__((vector_size(FL_LANES * sizeof(double)))
             bad = fl_overlap_pass_##TS##_##ISA(y, p, K, FL_OVERLAP_LINEAR, prm, sums);                        \
             break;                                                                                            \
         case FL_OVERLAP_LINEAR | FL_OVERLAP_THRESHOLDED:                                                      \
-            bad = fl_overlap_pass_##TS##_##ISA(y, p, K, FL_OVERLAP_LINEAR | FL_OVERLAP_THRESHOLDED, prm, sums);\
+            bad = fl_overlap_pass_##TS##_##ISA(y, p, K, FL_OVERLAP_LINEAR | FL_OVERLAP_THRESHOLDED, prm,      \
+                                               sums);                                                         \
             break;                                                                                            \
         default: bad = fl_overlap_pass_##TS##_##ISA(y, p, K, mode, prm, sums);                                \
         }                                                                                                     \
@@ -678,6 +676,8 @@ typedef double fl_lanes_d __attribute__((vector_size(FL_LANES * sizeof(double)))
         const ptrdiff_t n = nr * K, n8 = n - n % FL_LANES;                                                    \
         fl_vd_##ISA yv[NV], pv[NV], terms[3], bad = zero;                                                     \
         double buf[FL_CHUNK];                                                                                 \
+        /* The terms are 0 + term (never -0), so a row of one is its term: fl_lane_sum would add only zeros. */ \
+        double* restrict dst = K == 1 ? rows : buf;                                                           \
         int any = 0;                                                                                          \
         for (ptrdiff_t i = 0; i < n8; i += FL_LANES) {                                                        \
             fl_lanes_load_##TS##_##ISA(yv, y + i);                                                            \
@@ -685,16 +685,18 @@ typedef double fl_lanes_d __attribute__((vector_size(FL_LANES * sizeof(double)))
             for (int v = 0; v < NV; v++) {                                                                    \
                 terms[0] = zero;                                                                              \
                 fl_overlap_add_##ISA(mode, &yv[v], &pv[v], prm->threshold, coef, terms, &bad, &bad);          \
-                memcpy(buf + i + v * W, &terms[0], sizeof terms[0]);                                          \
+                memcpy(dst + i + v * W, &terms[0], sizeof terms[0]);                                          \
             }                                                                                                 \
         }                                                                                                     \
         for (ptrdiff_t i = n8; i < n; i++) {                                                                  \
             double t[3] = {0.0, 0.0, 0.0};                                                                    \
             any |= fl_overlap_one_##TS##_##ISA(y, p, i, mode, prm, t);                                        \
-            buf[i] = t[0];                                                                                    \
+            dst[i] = t[0];                                                                                    \
         }                                                                                                     \
         for (int j = 0; j < W; j++) any |= bad[j] != 0.0;                                                     \
-        if (K < FL_LANES) {                                                                                   \
+        if (K >= FL_LANES) {                                                                                  \
+            for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_lane_sum(buf + r * K, K);                         \
+        } else if (K > 1) {                                                                                   \
             /* fl_lane_sum without lanes: 0 + the terms in order (never -0, so adding the lanes' 0 is exact) */ \
             _Pragma("omp simd")                                                                               \
             for (ptrdiff_t r = 0; r < nr; r++) {                                                              \
@@ -702,8 +704,6 @@ typedef double fl_lanes_d __attribute__((vector_size(FL_LANES * sizeof(double)))
                 for (ptrdiff_t k = 0; k < K; k++) total += buf[r * K + k];                                    \
                 rows[r] = total;                                                                              \
             }                                                                                                 \
-        } else {                                                                                              \
-            for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_lane_sum(buf + r * K, K);                         \
         }                                                                                                     \
         return any;                                                                                           \
     }                                                                                                         \
