@@ -4,8 +4,8 @@
 # Soft rows reject p < 0 (E_NEGATIVE_PREDICTION) and targets outside [0, 1] (E_INVALID_TARGET); thresholded rows
 # need targets in {0, 1}. NaN is never "outside": it propagates.
 
-# The sums of an overlap row come from fl_kernels.h (one SIMD pass, the same bits at every ISA level). The vtable
-# entries are named here rather than in the template's fl_vtable declaration, which this part leaves alone.
+# The sums of an overlap row come from fl_kernels.h (one SIMD pass, the same bits at every ISA level and thread
+# count). Their vtable entries have a signature of their own, so this part names them, not the template.
 cdef extern from "fl_kernels.h" nogil:
     enum:
         FL_OVERLAP_THRESHOLDED      # the `flags` bit: predictions are thresholded (p̃ = p >= threshold)
