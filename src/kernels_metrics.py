@@ -6,7 +6,7 @@ KERNELS = [
     ("tversky", "_row_tversky", True, None),
     # Whole-batch overlap: a weighted linear combination of Σy, Σp̃ and Σy·p̃ per row, summed by the engine;
     # then the batch value, carried by every weight entry, is reduced like any row loss.
-    ("overlap_sum", "_row_overlap_sum", True, None),
+    ("overlap_sum", "_row_overlap_sum", True, "overlap_sum"),  # K = 1 rows for (N, H, W, 1): chunks of rows
     ("overlap_constant", "_row_overlap_constant", True, None),
     # Segmentation metrics per row (soft or thresholded).
     ("iou", "_row_iou", True, None),

@@ -4,46 +4,38 @@
 # Soft rows reject p < 0 (E_NEGATIVE_PREDICTION) and targets outside [0, 1] (E_INVALID_TARGET); thresholded rows
 # need targets in {0, 1}. NaN is never "outside": it propagates.
 
-# flags bit of the overlap rows: predictions are thresholded (p̃ = p >= threshold) instead of used as they are
-cdef enum:
-    OVERLAP_THRESHOLDED = 1
+# The sums of an overlap row come from fl_kernels.h (one SIMD pass, the same bits at every ISA level and thread
+# count). Their vtable entries have a signature of their own, so this part names them, not the template.
+cdef extern from "fl_kernels.h" nogil:
+    enum:
+        FL_OVERLAP_THRESHOLDED      # the `flags` bit: predictions are thresholded (p̃ = p >= threshold)
+        FL_OVERLAP_TVERSKY          # sums I, Σ y·(1 - p), Σ (1 - y)·p instead of I, Σ y, Σ p̃
+        FL_OVERLAP_LINEAR           # one sum, Σ α·y + β·p̃ + γ·y·p̃
+        FL_OVERLAP_BAD_TARGET
+        FL_OVERLAP_BAD_PREDICTION
+    int fl_overlap_sums_f32 "fl_vt.overlap_sums_f32" (const float* y, const float* p, Py_ssize_t K, int mode,
+                                                      const RowParams* prm, double* sums)
+    int fl_overlap_sums_f64 "fl_vt.overlap_sums_f64" (const double* y, const double* p, Py_ssize_t K, int mode,
+                                                      const RowParams* prm, double* sums)
 
 
-cdef inline bint _overlap_values_ok(double y, double p, bint thresholded, int* error) noexcept nogil:
-    if thresholded:
-        if not (y == 0.0 or y == 1.0):
-            error[0] = E_INVALID_TARGET
-            return False
-        return True
-    if y < 0.0 or y > 1.0:
+cdef inline void _overlap_sums(const floating_t* y, const floating_t* p, Py_ssize_t K, int mode,
+                               const RowParams* prm, double* sums, int* error) noexcept nogil:
+    # sums[0] = Σ y·p̃, sums[1] = Σ y, sums[2] = Σ p̃; FL_OVERLAP_TVERSKY: I, missed, spurious; FL_OVERLAP_LINEAR:
+    # sums[0] only. A value outside its domain sets the error of the row's first such element.
+    cdef int why
+    if floating_t is float:
+        why = fl_overlap_sums_f32(y, p, K, mode, prm, sums)
+    else:
+        why = fl_overlap_sums_f64(y, p, K, mode, prm, sums)
+    if why == FL_OVERLAP_BAD_TARGET:
         error[0] = E_INVALID_TARGET
-        return False
-    if p < 0.0:
+    elif why == FL_OVERLAP_BAD_PREDICTION:
         error[0] = E_NEGATIVE_PREDICTION
-        return False
-    return True
 
 
-cdef inline void _overlap_sums(const floating_t* y, const floating_t* p, Py_ssize_t K, const RowParams* prm,
-                               double* sums, int* error) noexcept nogil:
-    # sums[0] = Σ y·p̃, sums[1] = Σ y, sums[2] = Σ p̃
-    cdef Py_ssize_t k
-    cdef double yk, pk, intersection = 0.0, total_y = 0.0, total_p = 0.0
-    cdef bint thresholded = (<long>prm.flags) & OVERLAP_THRESHOLDED
-    sums[0] = sums[1] = sums[2] = 0.0
-    for k in range(K):
-        yk = y[k]
-        pk = p[k]
-        if not _overlap_values_ok(yk, pk, thresholded, error):
-            return
-        if thresholded:
-            pk = 1.0 if pk >= prm.threshold else 0.0
-        intersection += yk * pk
-        total_y += yk
-        total_p += pk
-    sums[0] = intersection
-    sums[1] = total_y
-    sums[2] = total_p
+cdef inline int _overlap_mode(const RowParams* prm) noexcept nogil:
+    return (<long>prm.flags) & FL_OVERLAP_THRESHOLDED
 
 
 cdef inline double _overlap_guard(const RowParams* prm) noexcept nogil:
@@ -56,43 +48,25 @@ cdef inline double _row_dice(const floating_t* y, const floating_t* p, Py_ssize_
                              const RowParams* prm, int* error) noexcept nogil:
     # Keras: 1 - 2·Σyp / (Σy + Σp + ε)
     cdef double sums[3]
-    _overlap_sums(y, p, K, prm, sums, error)
+    _overlap_sums(y, p, K, _overlap_mode(prm), prm, sums, error)
     return 1.0 - (2.0 * sums[0] + prm.smooth) / (sums[1] + sums[2] + _overlap_guard(prm))
 
 
 cdef inline double _row_tversky(const floating_t* y, const floating_t* p, Py_ssize_t K,
                                 const RowParams* prm, int* error) noexcept nogil:
     # Keras 3.15.1: 1 - I / (I + α·Σy(1-p) + β·Σ(1-y)p + ε): α weighs the missed positives (false negatives).
-    cdef Py_ssize_t k
-    cdef double yk, pk, intersection = 0.0, missed = 0.0, spurious = 0.0
-    for k in range(K):
-        yk = y[k]
-        pk = p[k]
-        if not _overlap_values_ok(yk, pk, False, error):
-            return 0.0
-        intersection += yk * pk
-        missed += yk * (1.0 - pk)
-        spurious += (1.0 - yk) * pk
-    return 1.0 - (intersection + prm.smooth) / (
-        intersection + prm.alpha * missed + prm.beta * spurious + _overlap_guard(prm))
+    cdef double sums[3]
+    _overlap_sums(y, p, K, FL_OVERLAP_TVERSKY, prm, sums, error)
+    return 1.0 - (sums[0] + prm.smooth) / (sums[0] + prm.alpha * sums[1] + prm.beta * sums[2] + _overlap_guard(prm))
 
 
 cdef inline double _row_overlap_sum(const floating_t* y, const floating_t* p, Py_ssize_t K,
                                     const RowParams* prm, int* error) noexcept nogil:
     # Σ_k (α·y + β·p̃ + γ·y·p̃): one of the whole-batch sums (I, Σy + Σp, α·missed + β·spurious, FP + FN),
     # element by element so that y - y·p is Keras's y·(1 - p) to the last bit that matters.
-    cdef Py_ssize_t k
-    cdef double yk, pk, total = 0.0
-    cdef bint thresholded = (<long>prm.flags) & OVERLAP_THRESHOLDED
-    for k in range(K):
-        yk = y[k]
-        pk = p[k]
-        if not _overlap_values_ok(yk, pk, thresholded, error):
-            return 0.0
-        if thresholded:
-            pk = 1.0 if pk >= prm.threshold else 0.0
-        total += prm.alpha * yk + prm.beta * pk + prm.gamma * yk * pk
-    return total
+    cdef double sums[3]
+    _overlap_sums(y, p, K, _overlap_mode(prm) | FL_OVERLAP_LINEAR, prm, sums, error)
+    return sums[0]
 
 
 cdef inline double _row_overlap_constant(const floating_t* y, const floating_t* p, Py_ssize_t K,
@@ -105,7 +79,7 @@ cdef inline double _row_iou(const floating_t* y, const floating_t* p, Py_ssize_t
                             const RowParams* prm, int* error) noexcept nogil:
     # TP / (TP + FP + FN) = I / (Σy + Σp - I); `delta` when the row has neither targets nor predictions.
     cdef double sums[3], union_
-    _overlap_sums(y, p, K, prm, sums, error)
+    _overlap_sums(y, p, K, _overlap_mode(prm), prm, sums, error)
     union_ = sums[1] + sums[2] - sums[0]
     if union_ == 0.0:
         return prm.delta
@@ -116,7 +90,7 @@ cdef inline double _row_dice_coefficient(const floating_t* y, const floating_t* 
                                          const RowParams* prm, int* error) noexcept nogil:
     # 2·TP / (2·TP + FP + FN) = 2I / (Σy + Σp); `delta` when the row has neither targets nor predictions.
     cdef double sums[3], total
-    _overlap_sums(y, p, K, prm, sums, error)
+    _overlap_sums(y, p, K, _overlap_mode(prm), prm, sums, error)
     total = sums[1] + sums[2]
     if total == 0.0:
         return prm.delta

@@ -136,6 +136,73 @@ def test_one_d_inputs(loss):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# The SIMD row loop (fl_kernels.h): lanes, a tail of K mod 8 elements, rows longer than a block, K = 1 rows
+# ---------------------------------------------------------------------------------------------------------------
+
+ROW_LOOP_CASES = [  # (name, options): the losses, and the metrics whose rows share the sums
+    ("dice", {}),
+    ("tversky", {"alpha": 0.7, "beta": 0.3}),
+    ("iou", {"threshold": 0.5}),
+    ("dice_coefficient", {"threshold": None}),
+]
+
+
+def binary_targets(y):
+    return (y >= 0.5).astype(y.dtype)
+
+
+@pytest.mark.parametrize("name, options", ROW_LOOP_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("K", [3, 8, 37, 20483])
+def test_row_loop_against_the_oracle_and_the_same_bits_everywhere(name, options, dtype, K, assert_same_bits):
+    y, p = make_data((5, K), dtype, seed=K)
+    if "threshold" in options and options["threshold"] is not None:
+        y = binary_targets(y)
+    w = np.array([1.0, 0.5, 0.0, 2.0, 1.0])
+    fn = getattr(fastloss, name)
+
+    def run(n_threads):
+        return (fn(y, p, axis=1, sample_weight=w, reduction="totals", n_threads=n_threads, **options),
+                fn(y, p, axis=1, sample_weight=w, reduction="none", n_threads=n_threads, **options))
+
+    assert_same_bits(run)
+    got = fn(y, p, axis=1, reduction="none", **options)
+    assert_matches(got, getattr(oracle, name)(y, p, axis=1, reduction="none", **options), dtype, "none")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_batch_sums_over_one_element_rows(dtype, assert_same_bits):
+    # axis=None over (N, H, W, 1): the whole-batch sums read N·H·W rows of one element, chunk by chunk.
+    y, p = make_data((7, 33, 29, 1), dtype, seed=4)
+    mask = np.random.default_rng(5).random((7, 33, 29)) < 0.9
+    p[~mask] = -1.0  # excluded positions are never read
+    for name in ("dice", "tversky"):
+        fn = getattr(fastloss, name)
+        assert_same_bits(lambda n_threads: (fn(y, p, mask=mask, reduction="totals", n_threads=n_threads),
+                                            np.atleast_1d(fn(y, p, mask=mask, reduction="none",
+                                                             n_threads=n_threads))))
+        assert_matches(fn(y, p, mask=mask), getattr(oracle, name)(y, p, mask=mask), dtype, "sum")
+    with pytest.raises(ValueError, match="non-negative"):
+        fastloss.dice(y, p)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("where", [5, 20480, 20482])  # in the lanes, in the last lanes, in the tail
+def test_first_bad_row_of_long_rows(loss, where):
+    y, p = make_data((4, 20483), np.float64, seed=1)
+    y[2, where] = 1.5   # a target outside [0, 1] late in row 2
+    p[3, 0] = -0.25     # a negative prediction early in row 3
+    fn = getattr(fastloss, loss)
+    with pytest.raises(ValueError, match=r"y_true: .* row \(2,\) holds \[1.5\]"):
+        fn(y, p, axis=1)
+    with pytest.raises(ValueError, match="non-negative"):
+        fn(y, p, axis=1, mask=[True, True, False, True])
+    got = fn(y, p, axis=1, mask=[True, True, False, False], reduction="none")
+    want = getattr(oracle, loss)(y, p, axis=1, mask=[True, True, False, False], reduction="none")
+    assert_matches(got, want, np.float64, "none")
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Values derived by hand
 # ---------------------------------------------------------------------------------------------------------------
 
