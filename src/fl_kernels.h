@@ -360,18 +360,25 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
     }                                                                                                         \
                                                                                                               \
     /* Σ_k p of nr rows (nr·K <= FL_CHUNK), each summed in k order like _row_scce_probabilities, vectorised     \
-     * across rows; non-zero if a probability of the chunk lies outside [0, 1]. */                             \
+     * across rows; non-zero if a probability of the chunk lies outside [0, 1]. Float rows are widened into an   \
+     * L1 buffer first: strided loads of doubles from there cost less than converting strided floats. */        \
     ATTR static int fl_rows_probability_sum_##TS##_##ISA(const T* restrict p, ptrdiff_t nr, ptrdiff_t K,       \
                                                          double* restrict rows)                               \
     {                                                                                                         \
         const ptrdiff_t n = nr * K;                                                                           \
+        const int widen = sizeof(T) < sizeof(double);                                                         \
+        double wide[FL_CHUNK];                                                                                \
         int bad = 0;                                                                                          \
         _Pragma("omp simd reduction(|:bad)")                                                                  \
-        for (ptrdiff_t i = 0; i < n; i++) bad |= ((double)p[i] < 0.0) | ((double)p[i] > 1.0);                 \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                                   \
+            const double v = p[i];                                                                            \
+            bad |= (v < 0.0) | (v > 1.0);                                                                     \
+            if (widen) wide[i] = v;                                                                           \
+        }                                                                                                     \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t r = 0; r < nr; r++) {                                                                  \
             double total = 0.0;                                                                               \
-            for (ptrdiff_t k = 0; k < K; k++) total += (double)p[r * K + k];                                  \
+            for (ptrdiff_t k = 0; k < K; k++) total += widen ? wide[r * K + k] : (double)p[r * K + k];        \
             rows[r] = total;                                                                                  \
         }                                                                                                     \
         return bad;                                                                                           \
