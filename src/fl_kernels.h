@@ -510,7 +510,7 @@ FL_INLINE double fl_lane_sum(const double* restrict buf, ptrdiff_t n)
  * indices, reduces an int beside doubles, or turns an int -> float round trip into control flow.
  * ========================================================================================================= */
 
-/* Rows per call at most: the dozen per-row buffers below stay in L1. */
+/* Rows per call at most: the per-row buffers of a call (16 KiB) stay in L1. */
 #define FL_SPARSE_ROWS 256
 
 enum { FL_LABEL_I32 = 0, FL_LABEL_I64 = 1, FL_LABEL_F32 = 2, FL_LABEL_F64 = 3 };
