@@ -13,7 +13,8 @@
  *   fl_expf(x): float version (degree-7 polynomial).
  *   fl_log1p_small(t) / fl_log1pf_small(t): log1p(t) for t > -1 via u = 1+t and the standard correction
  *               (t - (u-1))/u (no special-case handling beyond what fl_log does).
- *   fl_log1p_unit(t): log1p(t) for t in [0, 1] (e.g. t = exp(-|z|)), no reduction or special cases (< 1.3 ulp).
+ *   fl_log1p_unit(t) / fl_log1pf_unit(t): log1p(t) for t in [0, 1] (e.g. t = exp(-|z|)), no reduction or
+ *               special cases (< 1.3 ulp in double, < 2 ulp in float).
  *   fl_softplus_neg_abs(z) = log1p(exp(-|z|)) (BCE-from-logits tail), NaN-propagating.
  *
  * Everything is `static inline` so each target clone inlines its own copy compiled for its ISA.
@@ -211,6 +212,18 @@ FL_INLINE double fl_log1p_unit(double t)
     q = q * w + 0x1.24924923d44c6p-2;
     q = q * w + 0x1.999999999a3ddp-2;
     q = q * w + 0x1.5555555555555p-1;
+    return t - (hfsq - s * (hfsq + w * q));
+}
+
+/* The same for float: P is a 4-term Chebyshev fit (absolute error 3e-7, i.e. < 1.1e-7 relative on the result,
+ * measured against log1pl for t = exp(-a), a in [0, 100)). */
+FL_INLINE float fl_log1pf_unit(float t)
+{
+    float s = t / (2.0f + t), hfsq = 0.5f * t * t, w = s * s;
+    float q = 0x1.12f598p-2f;
+    q = q * w + 0x1.21249ap-2f;
+    q = q * w + 0x1.99ad6cp-2f;
+    q = q * w + 0x1.55554cp-1f;
     return t - (hfsq - s * (hfsq + w * q));
 }
 
