@@ -6,6 +6,8 @@
 One pytest-benchmark group per workload, float32, the Keras default reduction (the mean over rows):
 
 - ``fastloss-1thread`` / ``fastloss-default``: ``value_and_grad`` (value, gradient array of y_pred's shape);
+- ``fastloss-out``: the same at the default thread count, writing the gradient into one array passed as ``out=``
+  and reused by every call (no allocation, no first-touch page faults of a fresh array);
 - ``torch``: the ``torch.nn.functional`` loss, ``.backward()``, the leaf's ``.grad`` (reset each call), with
   ``torch.set_num_threads`` set to fastloss's default thread count; tensors made outside the timed region;
 - ``jax``: ``jax.jit(jax.value_and_grad(loss))``, compiled by a warm-up call outside the timed region, each call
@@ -61,7 +63,7 @@ def _mse(n, rng):
 
 
 WORKLOADS = {"bce_logits (B,8)": _bce_logits, "cce_logits (B,10)": _cce_logits, "mse (N,)": _mse}
-CONTESTANTS = ["fastloss-1thread", "fastloss-default", "torch", "jax"]
+CONTESTANTS = ["fastloss-1thread", "fastloss-default", "fastloss-out", "torch", "jax"]
 
 
 @pytest.fixture(scope="module", params=[(w, n) for w in WORKLOADS for n in SIZES],
@@ -133,6 +135,8 @@ def test_value_and_grad(benchmark, case, contestant):
     workload, n, loss, y, p, options, (expected_value, expected_grad) = case
     if contestant.startswith("fastloss-"):
         kwargs = dict(options, n_threads=1 if contestant == "fastloss-1thread" else None)
+        if contestant == "fastloss-out":
+            kwargs["out"] = np.empty_like(expected_grad)
 
         def run():
             return value_and_grad(loss, y, p, **kwargs)

@@ -11,6 +11,7 @@
  *               |r| <= ln2/2 after Cody-Waite reduction (~1 ulp).
  *   fl_log1p_small(t): log1p(t) for t > -1 via u = 1+t and the standard correction (t - (u-1))/u (no
  *               special-case handling beyond what fl_log does).
+ *   fl_log1p_unit(t): log1p(t) for t in [0, 1] (e.g. t = exp(-|z|)), no reduction or special cases (< 1.3 ulp).
  *   fl_softplus_neg_abs(z) = log1p(exp(-|z|)) (BCE-from-logits tail), NaN-propagating.
  *   float: fl_expf_nonpositive(x) (x <= 0), fl_log1pf_unit(e) (e in [0, 1]), fl_softplus_neg_absf(z) and
  *               fl_logf_plus(u, c) (normal u > 0), division-free, < 1-2 float ulps: the float-lane math of float32
@@ -209,11 +210,31 @@ FL_INLINE double fl_log1p_small(double t)
     return (u == 1.0) ? t : r;      /* tiny t: log1p(t) = t (also keeps the sign of -0) */
 }
 
+/* log1p(t) for t in [0, 1] (NaN -> NaN), without fl_log's exponent reduction and special cases: with
+ * s = t / (2 + t) in [0, 1/3], log1p(t) = 2 atanh(s) = t - (t²/2 - s (t²/2 + R)), R = s² P(s²) (the fdlibm
+ * split: the leading term t is exact). P is a Chebyshev fit on [0, 1/9] (absolute error 9e-17); < 1.3 ulp
+ * measured against log1pl. About half the operations of fl_log1p_small, for the arguments exp(-|z|). */
+FL_INLINE double fl_log1p_unit(double t)
+{
+    double s = t / (2.0 + t), hfsq = 0.5 * t * t, w = s * s;
+    double q = 0x1.4b0a26c5f2aefp-3;
+    q = q * w + 0x1.687a6e7c95176p-4;
+    q = q * w + 0x1.eb905e8575054p-4;
+    q = q * w + 0x1.10ac75dc602b1p-3;
+    q = q * w + 0x1.3b18b294bebf9p-3;
+    q = q * w + 0x1.745cf0b0e03bdp-3;
+    q = q * w + 0x1.c71c727143318p-3;
+    q = q * w + 0x1.24924923d44c6p-2;
+    q = q * w + 0x1.999999999a3ddp-2;
+    q = q * w + 0x1.5555555555555p-1;
+    return t - (hfsq - s * (hfsq + w * q));
+}
+
 /* log1p(exp(-|z|)): exp argument <= 0, so the result is in (0, ln 2]; NaN -> NaN. */
 FL_INLINE double fl_softplus_neg_abs(double z)
 {
     double a = z < 0.0 ? -z : z;
-    return fl_log1p_small(fl_exp(-a));
+    return fl_log1p_unit(fl_exp(-a));
 }
 
 #endif

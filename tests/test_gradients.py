@@ -294,3 +294,42 @@ def test_every_instruction_set_level_gives_the_same_bits(case):
     finally:
         _kernels.select_isa(None)
     assert reference is not None
+
+
+@pytest.mark.parametrize("case", ["binary_crossentropy:logits", "categorical_crossentropy:logits", "mean_squared_error"])
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "mean_with_sample_weight", "none"])
+def test_out_receives_the_gradient(case, reduction):
+    name = _loss_name(case)
+    y, p, options = _case(case, seed=4, rows=40)
+    options.update(reduction=reduction)
+    for dtype in (np.float32, np.float64):
+        yd, pd = y.astype(dtype), p.astype(dtype)
+        value, grad = value_and_grad(name, yd, pd, **options)
+        out = np.full_like(pd, np.nan)
+        value_out, grad_out = value_and_grad(name, yd, pd, out=out, **options)
+        assert grad_out is out
+        assert np.asarray(value_out).tobytes() == np.asarray(value).tobytes()
+        assert out.tobytes() == grad.tobytes()
+    # A zero divisor fills out (here with NaN) like a fresh gradient.
+    out = np.zeros_like(p)
+    _, grad = value_and_grad(name, y, p, sample_weight=np.zeros(40), reduction="mean_with_sample_weight",
+                             zero_division="nan", out=out, **{k: v for k, v in options.items() if k != "reduction"})
+    assert grad is out and np.all(np.isnan(out))
+
+
+def test_out_is_checked():
+    y, p, _ = _case("mean_squared_error")
+    with pytest.raises(TypeError, match="out: expected a NumPy array"):
+        value_and_grad("mean_squared_error", y, p, out=[[0.0] * K] * ROWS)
+    with pytest.raises(ValueError, match="out: expected shape"):
+        value_and_grad("mean_squared_error", y, p, out=np.empty((ROWS, K + 1)))
+    with pytest.raises(ValueError, match="dtype float64"):
+        value_and_grad("mean_squared_error", y, p, out=np.empty((ROWS, K), np.float32))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        value_and_grad("mean_squared_error", y, p, out=np.empty((K, ROWS)).T)
+    with pytest.raises(ValueError, match="share memory"):
+        value_and_grad("mean_squared_error", y, p, out=p)
+    frozen = np.empty((ROWS, K))
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        value_and_grad("mean_squared_error", y, p, out=frozen)
