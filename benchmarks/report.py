@@ -223,7 +223,9 @@ def write_markdown(rows: list[dict], data: dict, path: Path) -> None:
             f"{fmt_x(r['speedup'])} | {fmt_pct(r['roofline'])} | {fmt_x(r['scaling'])} |"
         )
     lines += ["", "## Every contestant (median ms)", ""]
-    cols = ["fastloss-default", "fastloss-1thread", "oracle", "torch", "jax", "numba", "sklearn", "roofline"]
+    # fastloss-out: value_and_grad writing its gradient into a reused out= array (gradient workloads only).
+    cols = ["fastloss-default", "fastloss-1thread", "fastloss-out", "oracle", "torch", "jax", "numba", "sklearn",
+            "roofline"]
     lines.append("| workload | dtype | size | MB read | " + " | ".join(cols) + " |")
     lines.append("|---|---|---|--:|" + "--:|" * len(cols))
     for r in rows:
