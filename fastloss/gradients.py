@@ -3,10 +3,11 @@
 ``value_and_grad(loss_name, y_true, y_pred, **options)`` takes the options of the loss of that name
 (``fastloss.losses``) and returns ``(value, grad)``: ``value`` is what the loss returns with those options (to
 rounding: the row math is the loss kernel's, the sum may take another order), ``grad`` has y_pred's shape and
-dtype and holds d value / d y_pred (d / d logits with ``from_logits=True``). One exception to "to rounding": with
-float32 inputs, binary and categorical crossentropy from logits take their exp (and BCE its sigmoid and log1p) in
-float, the precision of the float32 gradient, and everything else in double; there the value agrees with the
-loss to about 1e-7 relative.
+dtype and holds d value / d y_pred (d / d logits with ``from_logits=True``). float32 inputs: crossentropies from
+logits take their exps (and BCE its sigmoid and log1p) on float lanes, the same functions as the loss kernels
+(README, "Precision"), everything else in double; one exception to "to rounding": binary and categorical
+crossentropy on float32 probabilities take their logs in double here and on float lanes in the loss, so there
+the two values agree to about 1e-7 relative.
 
 The gradient of a reduction S / D (``fastloss._reductions.Totals.divisor`` gives D) is
 ``grad_r = w_r · ∂l_r/∂y_pred_r / D``. What is differentiated, precisely:
