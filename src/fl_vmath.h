@@ -14,7 +14,7 @@
  *   fl_log1p_unit(t): log1p(t) for t in [0, 1] (e.g. t = exp(-|z|)), no reduction or special cases (< 1.3 ulp).
  *   fl_softplus_neg_abs(z) = log1p(exp(-|z|)) (BCE-from-logits tail), NaN-propagating.
  *   float: fl_expf_nonpositive(x) (x <= 0), fl_log1pf_unit(e) (e in [0, 1]), fl_softplus_neg_absf(z) and
- *               fl_logf_plus(u, c) (normal u > 0), division-free, < 1-2 float ulps: the float-lane math of float32
+ *               fl_logf_plus(u, c) (normal u > 0), < 1-2 float ulps: the float-lane math of float32
  *               inputs (log-sum-exp terms, softplus tails, hard-label BCE).
  *
  * Everything is `static inline` so each target clone inlines its own copy compiled for its ISA.
@@ -142,28 +142,19 @@ FL_INLINE float fl_expf_nonpositive(float x)
     return (p * fl__u2f(b1)) * fl__u2f(b2);
 }
 
-/* log1p(e) for e in [0, 1] (and NaN), float, without a division: below sqrt(2) - 1 the argument of Cephes's logf
- * polynomial is e itself (exact, so no correction term is needed); above, 1 + e = 2·(1 + x) with x = (e - 1)/2,
- * whose rounding moves 1 + x by < 2^-26 relative. Cephes's degree-8 polynomial (< 1 ulp on [sqrt(2)/2, sqrt(2)]). */
-FL_INLINE float fl_log1pf_unit(float e)
+/* log1p(t) for t in [0, 1] (and NaN), float: with s = t / (2 + t) in [0, 1/3], log1p(t) = 2 atanh(s)
+ * = t - (t²/2 - s (t²/2 + s² P(s²))) (fdlibm's split: the leading term t is exact), P a 4-term Chebyshev fit on
+ * [0, 1/9]; < 1.2e-7 relative (measured over t in (0, 1]). One division, and a quarter of the operations of a
+ * reduced log: on float lanes cheaper than a division-free polynomial in t (0.72 against 0.92 ns per element
+ * with its exp, AVX-512). */
+FL_INLINE float fl_log1pf_unit(float t)
 {
-    int big = e > 0.41421356f;
-    float x = big ? (e - 1.0f) * 0.5f : e;
-    float kf = big ? 1.0f : 0.0f;
-    float z = x * x;
-    float y = 7.0376836292e-2f;
-    y = y * x - 1.1514610310e-1f;
-    y = y * x + 1.1676998740e-1f;
-    y = y * x - 1.2420140846e-1f;
-    y = y * x + 1.4249322787e-1f;
-    y = y * x - 1.6668057665e-1f;
-    y = y * x + 2.0000714765e-1f;
-    y = y * x - 2.4999993993e-1f;
-    y = y * x + 3.3333331174e-1f;
-    y = (y * x) * z;
-    y = y + kf * -2.12194440e-4f;
-    y = y - 0.5f * z;
-    return (x + y) + kf * 0.693359375f;
+    float s = t / (2.0f + t), hfsq = 0.5f * t * t, w = s * s;
+    float q = 0x1.12f598p-2f;
+    q = q * w + 0x1.21249ap-2f;
+    q = q * w + 0x1.99ad6cp-2f;
+    q = q * w + 0x1.55554cp-1f;
+    return t - (hfsq - s * (hfsq + w * q));
 }
 
 /* log(u) + c in float for a normal positive u (or NaN) and a small correction c (|c| <~ ulp(u) / u), without a
