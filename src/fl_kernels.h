@@ -137,6 +137,13 @@ FL_INLINE double fl_clip(double p, double lo, double hi)
     return p > hi ? hi : p;
 }
 
+/* fl_clip on float lanes (a float32 value and float32 bounds): the same comparisons, so the same result. */
+FL_INLINE float fl_clip_float(float p, float lo, float hi)
+{
+    p = p < lo ? lo : p;
+    return p > hi ? hi : p;
+}
+
 FL_INLINE double fl_bce_probabilities_element(double y, double p, const fl_params* prm)
 {
     double ys = y * prm->keep + prm->offset;
@@ -159,8 +166,7 @@ FL_INLINE double fl_bce_logits_element(double y, double z, const fl_params* prm)
 FL_INLINE double fl_bce_hard_f32(float y, float p, double lo, double hi)
 {
     const float lo_f = (float)lo, hi_f = (float)hi;   /* the bounds are float32 values already */
-    float pc = p < lo_f ? lo_f : p;
-    pc = pc > hi_f ? hi_f : pc;
+    float pc = fl_clip_float(p, lo_f, hi_f);
     int positive = y != 0.0f;
     float q = positive ? pc : 1.0f - pc;
     float d = positive ? 0.0f : (1.0f - q) - pc;
@@ -736,6 +742,25 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         return 0;                                                                                             \
     }                                                                                                         \
                                                                                                               \
+    /* Keras's renormaliser of each of nr rows (Σ_k p, in the per-row functions' fl_lane_sum order), spread     \
+     * next to every element of its row in total[]; sums[] (nr entries) is scratch. Non-zero if a probability  \
+     * of the chunk lies outside [0, 1]. Shared by the CCE and categorical focal chunks. */                    \
+    ATTR static int fl_rows_renormalisers_##TS##_##ISA(const T* restrict p, ptrdiff_t nr, ptrdiff_t K,         \
+                                                        double* restrict sums, double* restrict total)        \
+    {                                                                                                         \
+        double values[FL_CHUNK];                                                                              \
+        const ptrdiff_t n = nr * K;                                                                           \
+        int bad = 0;                                                                                          \
+        _Pragma("omp simd reduction(|:bad)")                                                                  \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                                   \
+            values[i] = (double)p[i];                                                                         \
+            bad |= (values[i] < 0.0) | (values[i] > 1.0);                                                     \
+        }                                                                                                     \
+        for (ptrdiff_t r = 0; r < nr; r++) sums[r] = fl_lane_sum(values + r * K, K);                          \
+        fl_spread_rows(sums, nr, K, total);                                                                   \
+        return bad;                                                                                           \
+    }                                                                                                         \
+                                                                                                              \
     ATTR static int fl_rows_cce_probabilities_##TS##_##ISA(const T* restrict y, const T* restrict p,         \
                                                            ptrdiff_t nr, ptrdiff_t K, const fl_params* prm_in,\
                                                            double* restrict rows)                             \
@@ -743,14 +768,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         const fl_params prm = *prm_in;                                                                        \
         double terms[FL_CHUNK], total[FL_CHUNK];                                                              \
         const ptrdiff_t n = nr * K;                                                                           \
-        int bad = 0;                                                                                          \
-        _Pragma("omp simd reduction(|:bad)")                                                                  \
-        for (ptrdiff_t i = 0; i < n; i++) {                                                                   \
-            terms[i] = (double)p[i];                                                                          \
-            bad |= (terms[i] < 0.0) | (terms[i] > 1.0);                                                       \
-        }                                                                                                     \
-        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_lane_sum(terms + r * K, K);                           \
-        fl_spread_rows(rows, nr, K, total);                                                                   \
+        const int bad = fl_rows_renormalisers_##TS##_##ISA(p, nr, K, rows, total);                            \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++)                                                                     \
             terms[i] = -(((double)y[i] * prm.keep + prm.offset)                                               \
@@ -836,14 +854,7 @@ FL_INLINE void fl_focal_alphas(const fl_params* prm, ptrdiff_t k0, ptrdiff_t n, 
         double terms[FL_CHUNK], q[FL_CHUNK], a[FL_CHUNK];                                                     \
         const double lo = prm->lo, hi = prm->hi;                                                              \
         const ptrdiff_t n = nr * K;                                                                           \
-        int bad = 0;                                                                                          \
-        _Pragma("omp simd reduction(|:bad)")                                                                  \
-        for (ptrdiff_t i = 0; i < n; i++) {                                                                   \
-            terms[i] = (double)p[i];                                                                          \
-            bad |= (terms[i] < 0.0) | (terms[i] > 1.0);                                                       \
-        }                                                                                                     \
-        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_lane_sum(terms + r * K, K);                           \
-        fl_spread_rows(rows, nr, K, q);                                                                       \
+        const int bad = fl_rows_renormalisers_##TS##_##ISA(p, nr, K, rows, q);                                \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++) q[i] = fl_clip((double)p[i] / q[i], lo, hi);                        \
         for (ptrdiff_t r = 0; r < nr; r++) fl_focal_alphas(prm, 0, K, a + r * K);                             \

@@ -54,27 +54,6 @@ FL_INLINE double fl_scce_probabilities_loss(double total, double p_label, double
     return -fl_log(fl_clip(p_label / total, lo, hi));
 }
 
-/* dst[i] = VALUE(src[(r0 + i) / inner]) for i < nr: runs of equal entries, no division per row. */
-#define FL_BROADCAST_ROWS(NAME, T, VALUE)                                                                     \
-    FL_INLINE void NAME(const T* restrict src, ptrdiff_t inner, ptrdiff_t r0, ptrdiff_t nr, double* restrict dst)\
-    {                                                                                                         \
-        if (inner == 1) {                                                                                     \
-            _Pragma("omp simd")                                                                               \
-            for (ptrdiff_t i = 0; i < nr; i++) dst[i] = VALUE(src[r0 + i]);                                   \
-            return;                                                                                           \
-        }                                                                                                     \
-        ptrdiff_t entry = r0 / inner, run = inner - r0 % inner;                                               \
-        for (ptrdiff_t i = 0; i < nr; entry++, run = inner) {                                                 \
-            const double v = VALUE(src[entry]);                                                               \
-            const ptrdiff_t end = (i + run < nr) ? i + run : nr;                                              \
-            for (; i < end; i++) dst[i] = v;                                                                  \
-        }                                                                                                     \
-    }
-#define FL_AS_WEIGHT(x) (x)
-#define FL_AS_INCLUDED(x) ((x) != 0 ? 1.0 : 0.0)
-FL_BROADCAST_ROWS(fl_sparse_weights_of_rows, double, FL_AS_WEIGHT)
-FL_BROADCAST_ROWS(fl_sparse_mask_of_rows, unsigned char, FL_AS_INCLUDED)
-
 /* The labels of the chunk: cls[i] = row i's class (0 when unreadable, so that it still indexes safely),
  * at[i] = i·K + cls[i] (its element in the chunk), readable[i] = 1.0 when the label is a class of y_pred (in
  * [0, K) and integral: _sparse_label's rule), and included[i] (the mask on entry) = 0.0 where the label equals
@@ -118,12 +97,12 @@ FL_BROADCAST_ROWS(fl_sparse_mask_of_rows, unsigned char, FL_AS_INCLUDED)
         double count = 0.0, entries = 0.0, problems = 0.0;                                                    \
         int report = fl_rows_##PART##_##TS##_##ISA(yc, nr, K, rows);                                          \
         if (c->mask != NULL) {                                                                                \
-            fl_sparse_mask_of_rows(c->mask, c->mask_inner, r0, nr, included);                                 \
+            fl_expand_runs_included(c->mask, c->mask_inner, r0, nr, included);                            \
         } else {                                                                                              \
             for (int32_t i = 0; i < n; i++) included[i] = 1.0;                                                \
         }                                                                                                     \
         if (c->sample_weight != NULL) {                                                                       \
-            fl_sparse_weights_of_rows(c->sample_weight, c->sw_inner, r0, nr, weight);                         \
+            fl_expand_runs_f64(c->sample_weight, c->sw_inner, r0, nr, weight);                                \
         } else {                                                                                              \
             for (int32_t i = 0; i < n; i++) weight[i] = 1.0;                                                  \
         }                                                                                                     \

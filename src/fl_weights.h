@@ -31,21 +31,30 @@ FL_INLINE double fl_round_label(double v)
 FL_FIRST_ARGMAX(float, f32)
 FL_FIRST_ARGMAX(double, f64)
 
-/* dst[i] = src[(r0 + i) / inner] for i in [0, nr): an array broadcast over runs of `inner` rows, written run by
- * run (one division per chunk instead of one per row). */
-#define FL_EXPAND_RUNS(T, TS)                                                                                  \
-    FL_INLINE void fl_expand_runs_##TS(T* restrict dst, const T* restrict src, ptrdiff_t r0, ptrdiff_t nr,     \
-                                       ptrdiff_t inner)                                                       \
+/* dst[i] = VALUE(src[(r0 + i) / inner]) for i in [0, nr): an array broadcast over runs of `inner` rows, written
+ * run by run (one division per chunk instead of one per row). The dense chunk weights and the sparse chunks
+ * (fl_sparse.h) both expand their sample weights and masks with it. */
+#define FL_EXPAND_RUNS(NAME, T, OUT_T, VALUE)                                                                  \
+    FL_INLINE void NAME(const T* restrict src, ptrdiff_t inner, ptrdiff_t r0, ptrdiff_t nr,                   \
+                        OUT_T* restrict dst)                                                                  \
     {                                                                                                         \
-        ptrdiff_t entry = r0 / inner, len = inner - r0 % inner;                                               \
-        for (ptrdiff_t i = 0; i < nr; i += len, len = inner, entry++) {                                       \
-            const T v = src[entry];                                                                           \
-            const ptrdiff_t end = (i + len < nr) ? i + len : nr;                                              \
-            for (ptrdiff_t j = i; j < end; j++) dst[j] = v;                                                   \
+        if (inner == 1) {                                                                                     \
+            _Pragma("omp simd")                                                                               \
+            for (ptrdiff_t i = 0; i < nr; i++) dst[i] = VALUE(src[r0 + i]);                                   \
+            return;                                                                                           \
+        }                                                                                                     \
+        ptrdiff_t entry = r0 / inner, run = inner - r0 % inner;                                               \
+        for (ptrdiff_t i = 0; i < nr; entry++, run = inner) {                                                 \
+            const OUT_T v = VALUE(src[entry]);                                                                \
+            const ptrdiff_t end = (i + run < nr) ? i + run : nr;                                              \
+            for (; i < end; i++) dst[i] = v;                                                                  \
         }                                                                                                     \
     }
-FL_EXPAND_RUNS(double, f64)
-FL_EXPAND_RUNS(unsigned char, u8)
+#define FL_AS_IS(x) (x)
+#define FL_AS_INCLUDED(x) ((x) != 0 ? 1.0 : 0.0)
+FL_EXPAND_RUNS(fl_expand_runs_f64, double, double, FL_AS_IS)
+FL_EXPAND_RUNS(fl_expand_runs_u8, unsigned char, unsigned char, FL_AS_IS)
+FL_EXPAND_RUNS(fl_expand_runs_included, unsigned char, double, FL_AS_INCLUDED)   /* mask -> 1.0 / 0.0 */
 
 /* Class weights of K == 1 rows from a table of at most this many entries come from a chain of selects (the binary
  * case: nothing to gather, no index to convert); a longer table, or K > 1, is read by a gather. */
@@ -120,13 +129,13 @@ FL_INLINE double fl_class_weight(const double* cw, int c)
         if (sw != NULL && sw_inner == 1) {                                                                    \
             s = sw + r0;                                                                                      \
         } else if (sw != NULL) {                                                                              \
-            fl_expand_runs_f64(sw_runs, sw, r0, nr, sw_inner);                                                \
+            fl_expand_runs_f64(sw, sw_inner, r0, nr, sw_runs);                                                \
             s = sw_runs;                                                                                      \
         }                                                                                                     \
         if (mask != NULL && mask_inner == 1) {                                                                \
             keep = mask + r0;                                                                                 \
         } else if (mask != NULL) {                                                                            \
-            fl_expand_runs_u8(keep_runs, mask, r0, nr, mask_inner);                                           \
+            fl_expand_runs_u8(mask, mask_inner, r0, nr, keep_runs);                                           \
             keep = keep_runs;                                                                                 \
         }                                                                                                     \
         if (cw != NULL) {                                                                                     \
