@@ -71,12 +71,13 @@ typedef ptrdiff_t (*fl_chunk_weights_f64_fn)(const double*, double*, ptrdiff_t, 
 typedef int (*fl_overlap_f32_fn)(const float*, const float*, ptrdiff_t, int, const fl_params*, double*);
 typedef int (*fl_overlap_f64_fn)(const double*, const double*, ptrdiff_t, int, const fl_params*, double*);
 
-/* The losses whose row value is the mean over the row of an element loss fl_<name>_element(y, p, prm).
- * X(ISA, ATTR, NAME) is expanded for each name: table fields, loop bodies, table entries. _kernels.pyx.tp lists
- * the same names (its KERNELS table). */
+/* The losses with an element loss fl_<name>_element(y, p, prm). X(ISA, ATTR, NAME) is expanded for each name:
+ * table fields, element functions, table entries. The row value is the mean over the row of the elements (the
+ * loop bodies of FL_ELEMENTWISE_IN_DOUBLE; _kernels.pyx.tp's ELEMENTWISE lists the same names), except for
+ * bce_logits, whose rows take one log per row (FL_BCE_LOGITS_ROWS). */
 #define FL_ELEMENTWISE(X, ISA, ATTR) X(ISA, ATTR, bce_logits) FL_ELEMENTWISE_IN_DOUBLE(X, ISA, ATTR)
 /* Those whose float32 elements are computed in double too (fl_<name>_element_f32 = fl_<name>_element). */
-#define FL_ELEMENTWISE_IN_DOUBLE(X, ISA, ATTR)                                                                 \
+#define FL_ELEMENTWISE_IN_DOUBLE(X, ISA, ATTR)                                                                \
     X(ISA, ATTR, squared_error) X(ISA, ATTR, absolute_error)                                                  \
     X(ISA, ATTR, absolute_percentage_error) X(ISA, ATTR, squared_logarithmic_error) X(ISA, ATTR, huber)       \
     X(ISA, ATTR, log_cosh) X(ISA, ATTR, poisson) X(ISA, ATTR, hinge) X(ISA, ATTR, squared_hinge)
@@ -224,6 +225,92 @@ FL_INLINE double fl_bce_logits_element_f32(float y, float z, const fl_params* pr
     return (zd > 0.0 ? zd : 0.0) - zd * ys + (double)fl_softplus_neg_absf(z);
 }
 
+/* ---------------------------------------------------------------------------------------------------------
+ * BCE rows from one log per row. A row's value is the mean of its K elements, and the logs in that sum are the
+ * log of a product: Σ_k -log q_k = -log Π_k q_k for hard targets on probabilities, Σ_k log1p(e_k) =
+ * log1p(Π_k (1 + e_k) - 1) for the softplus tails e_k = exp(-|z_k|) on logits. So a row of 2..FL_PRODUCT_MAX_K
+ * elements takes one log instead of K, and these losses become bound by reading their inputs. Each product is
+ * carried next to its complement (1 - Π q, or Π (1 + e) - 1), built from terms >= 0 (no cancellation, ~2-3 ulps
+ * a step), so a small row loss keeps its digits: rows agree with the element-by-element sum to ~1e-15 relative.
+ * The vector loops (across rows) and the scalar row functions below run the same steps in the same order.
+ * ------------------------------------------------------------------------------------------------------- */
+#define FL_PRODUCT_MAX_K 32
+
+/* Rows of hard-target BCE on probabilities take the product when it stays a normal double: lo^K >= 2^-992. */
+FL_INLINE int fl_bce_hard_product_row(ptrdiff_t K, double lo)
+{
+    return (K > 1) & (K <= FL_PRODUCT_MAX_K) & (lo >= 0x1p-31);
+}
+
+/* BCE-from-logits rows of float64 take it for any targets (the softplus tail does not depend on y); Π (1 + e) < 2^K.
+ * float32 rows keep their element sum: the tail's log1p on float lanes costs less than the product's double pass. */
+FL_INLINE int fl_bce_logits_product_row(ptrdiff_t K, size_t input_size)
+{
+    return (input_size == sizeof(double)) & (K > 1) & (K <= FL_PRODUCT_MAX_K);
+}
+
+/* One hard-target element: P *= q (the clipped probability of the true class) and D, which is 1 - P kept apart,
+ * += d·(1 - D) with d = 1 - q: p itself for y = 0 (exact), 1 - p for y = 1 (exact where it matters: for p < 1/2,
+ * D > 1/2 and only P is used). */
+#define FL_BCE_HARD_STEP(Y, PV, LO, HI, P, D)                                                                 \
+    do {                                                                                                      \
+        const double fl_pc_ = fl_clip((double)(PV), LO, HI);                                                  \
+        const int fl_pos_ = (double)(Y) != 0.0;                                                               \
+        (P) *= fl_pos_ ? fl_pc_ : 1.0 - fl_pc_;                                                               \
+        (D) += (fl_pos_ ? 1.0 - fl_pc_ : fl_pc_) * (1.0 - (D));                                               \
+    } while (0)
+
+/* -log P for P = 1 - D: from P where P <= 1/2 (|log P| >= ln 2, so P's relative error is the result's); from D
+ * above, as log1p(-D) = log(u) + ((1 - u) - D)/u with u = 1 - D rounded and (1 - u) - D its exact rounding error. */
+FL_INLINE double fl_neg_log_of_product(double P, double D)
+{
+    const double u = 1.0 - D;
+    const int near_one = P > 0.5;
+    return -fl__log_plus(near_one ? u : P, near_one ? (-D - (u - 1.0)) / u : 0.0);
+}
+
+/* One BCE-from-logits element: LIN += max(z, 0) - z·ys, and Q, which is Π (1 + e) - 1, += e·(1 + Q). */
+#define FL_BCE_LOGITS_STEP(YS, ZV, E, LIN, Q)                                                                 \
+    do {                                                                                                      \
+        const double fl_z_ = (double)(ZV);                                                                    \
+        (LIN) += (fl_z_ > 0.0 ? fl_z_ : 0.0) - fl_z_ * (YS);                                                  \
+        (Q) += (E) * (1.0 + (Q));                                                                             \
+    } while (0)
+
+/* The scalar row functions: the fallback twins of the vector loops (same steps, same order, same bits), used
+ * for rows too long for a chunk and for chunks redone row by row. */
+#define FL_BCE_PRODUCT_ROW_FUNCTIONS(T, TS)                                                                   \
+    FL_INLINE double fl_row_bce_probabilities_##TS(const T* y, const T* p, ptrdiff_t K, const fl_params* prm, \
+                                                   int* bad)                                                  \
+    {                                                                                                         \
+        int hard = fl_bce_hard_product_row(K, prm->lo) & (prm->keep == 1.0) & (prm->offset == 0.0);           \
+        double acc = 0.0, P = 1.0, D = 0.0;                                                                   \
+        for (ptrdiff_t k = 0; k < K; k++) {                                                                   \
+            const double pk = p[k], yk = y[k];                                                                \
+            *bad |= (pk < 0.0) | (pk > 1.0);                                                                  \
+            hard &= (yk == 0.0) | (yk == 1.0);                                                                \
+        }                                                                                                     \
+        if (hard) {                                                                                           \
+            for (ptrdiff_t k = 0; k < K; k++) FL_BCE_HARD_STEP(y[k], p[k], prm->lo, prm->hi, P, D);           \
+            return fl_neg_log_of_product(P, D) / (double)K;                                                   \
+        }                                                                                                     \
+        for (ptrdiff_t k = 0; k < K; k++) acc += fl_bce_probabilities_element_##TS(y[k], p[k], prm);          \
+        return acc / (double)K;                                                                               \
+    }                                                                                                         \
+                                                                                                              \
+    FL_INLINE double fl_row_bce_logits_##TS(const T* y, const T* z, ptrdiff_t K, const fl_params* prm)        \
+    {                                                                                                         \
+        double acc = 0.0, Q = 0.0;                                                                            \
+        if (fl_bce_logits_product_row(K, sizeof(T))) {                                                        \
+            for (ptrdiff_t k = 0; k < K; k++)                                                                 \
+                FL_BCE_LOGITS_STEP((double)y[k] * prm->keep + prm->offset, z[k], fl_exp(-fabs((double)z[k])), \
+                                   acc, Q);                                                                   \
+            return (acc + fl_log1p_small(Q)) / (double)K;                                                     \
+        }                                                                                                     \
+        for (ptrdiff_t k = 0; k < K; k++) acc += fl_bce_logits_element_##TS(y[k], z[k], prm);                \
+        return acc / (double)K;                                                                               \
+    }
+
 FL_INLINE double fl_squared_error_element(double y, double p, const fl_params* prm)
 {
     double e = y - p;
@@ -289,18 +376,20 @@ FL_INLINE double fl_squared_hinge_element(double y, double p, const fl_params* p
 
 /* The element function of each input type: float64 elements in double, float32 elements in double too unless
  * the loss has a float-lane element above (fl_bce_logits_element_f32). */
-#define FL_ELEMENT_OF_TYPE(ISA, ATTR, NAME)                                                                    \
+#define FL_ELEMENT_OF_TYPE(ISA, ATTR, NAME)                                                                   \
     FL_INLINE double fl_##NAME##_element_f64(double y, double p, const fl_params* prm)                       \
     {                                                                                                         \
         return fl_##NAME##_element(y, p, prm);                                                                \
     }
-#define FL_DOUBLE_ELEMENT_FOR_FLOAT(ISA, ATTR, NAME)                                                           \
+#define FL_DOUBLE_ELEMENT_FOR_FLOAT(ISA, ATTR, NAME)                                                          \
     FL_INLINE double fl_##NAME##_element_f32(float y, float p, const fl_params* prm)                         \
     {                                                                                                         \
         return fl_##NAME##_element(y, p, prm);                                                                \
     }
 FL_ELEMENTWISE(FL_ELEMENT_OF_TYPE, _, _)
 FL_ELEMENTWISE_IN_DOUBLE(FL_DOUBLE_ELEMENT_FOR_FLOAT, _, _)
+FL_BCE_PRODUCT_ROW_FUNCTIONS(float, f32)
+FL_BCE_PRODUCT_ROW_FUNCTIONS(double, f64)
 
 /* Binary focal crossentropy (Keras): fl_focal_power(1 - p_t, γ, n)·bce, times fl_focal_balance with
  * apply_class_balancing. The vector loops apply the factors to the bce term in separate passes; each pass does the
@@ -372,7 +461,7 @@ FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const
 
 /* rows[r] = mean of the K element losses of row r: vectorised across rows, each row summed in k order, so the
  * additions are those of the scalar row loop. */
-#define FL_ROW_MEANS(BUF, NR, K, ROWS)                                                                         \
+#define FL_ROW_MEANS(BUF, NR, K, ROWS)                                                                        \
     do {                                                                                                      \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t fl_r_ = 0; fl_r_ < (NR); fl_r_++) {                                                    \
@@ -386,7 +475,7 @@ FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const
  * constant (then with interleaved loads, and a power-of-two K divides by multiplying with its exact reciprocal);
  * with a variable K it sums and divides row by row, which costs most of the chunk for rows of 2 to 8 elements
  * (e.g. 4 features per timestep). Same additions and division either way, so the same bits. */
-#define FL_ROW_MEANS_FUNCTION(ISA, ATTR)                                                                       \
+#define FL_ROW_MEANS_FUNCTION(ISA, ATTR)                                                                      \
     ATTR static void fl_row_means_##ISA(const double* restrict buf, ptrdiff_t nr, ptrdiff_t K,                \
                                         double* restrict rows)                                                \
     {                                                                                                         \
@@ -402,9 +491,10 @@ FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const
         }                                                                                                     \
     }
 
-#define FL_ROWS_LOOP(ISA, ATTR, T, TS, NAME)                                                   \
-    ATTR static int fl_rows_##NAME##_##TS##_##ISA(const T* restrict y, const T* restrict p, ptrdiff_t nr,     \
-                                                  ptrdiff_t K, const fl_params* prm_in, double* restrict rows)\
+/* ROWS(y, p, nr, K, prm, rows): rows[r] = the mean of ELEMENT over row r, the elements on a SIMD loop. */
+#define FL_ROWS_LOOP_OF(ISA, ATTR, T, ROWS, ELEMENT)                                                          \
+    ATTR static int ROWS(const T* restrict y, const T* restrict p, ptrdiff_t nr, ptrdiff_t K,                 \
+                         const fl_params* prm_in, double* restrict rows)                                      \
     {                                                                                                         \
         const fl_params prm_local = *prm_in; /* a local copy: stores to rows cannot alias it */               \
         const fl_params* const prm = &prm_local;                                                              \
@@ -412,10 +502,12 @@ FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const
         const ptrdiff_t n = nr * K;                                                                           \
         double* restrict dst = (K == 1) ? rows : buf;                                                        \
         _Pragma("omp simd")                                                                                   \
-        for (ptrdiff_t i = 0; i < n; i++) dst[i] = fl_##NAME##_element_##TS(y[i], p[i], prm);                 \
+        for (ptrdiff_t i = 0; i < n; i++) dst[i] = ELEMENT(y[i], p[i], prm);                                  \
         if (K != 1) fl_row_means_##ISA(buf, nr, K, rows);                                                     \
         return 0;                                                                                             \
     }
+#define FL_ROWS_LOOP(ISA, ATTR, T, TS, NAME)                                                                  \
+    FL_ROWS_LOOP_OF(ISA, ATTR, T, fl_rows_##NAME##_##TS##_##ISA, fl_##NAME##_element_##TS)
 
 #define FL_LOOP_f32(ISA, ATTR, NAME) FL_ROWS_LOOP(ISA, ATTR, float, f32, NAME)
 #define FL_LOOP_f64(ISA, ATTR, NAME) FL_ROWS_LOOP(ISA, ATTR, double, f64, NAME)
@@ -427,7 +519,7 @@ FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const
  * (of type BUFT: double, or float for terms computed on float lanes) with the terms k = fl_k0_ + i, chunk by chunk,
  * and lane j adds the terms with k ≡ j (mod FL_LANES) in order, in double. FL_CHUNK is a multiple of FL_LANES, so
  * the grouping does not depend on the chunking either. */
-#define FL_SUM_CHUNKS_OF(RESULT, K, BUFT, ...)                                                                 \
+#define FL_SUM_CHUNKS_OF(RESULT, K, BUFT, ...)                                                                \
     do {                                                                                                      \
         BUFT fl_buf_[FL_CHUNK];                                                                               \
         double fl_acc_[FL_LANES] = {0.0}, fl_tail_ = 0.0;                                                     \
@@ -445,7 +537,7 @@ FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const
 #define FL_SUM_CHUNKS(RESULT, K, ...) FL_SUM_CHUNKS_OF(RESULT, K, double, __VA_ARGS__)
 
 /* FL_SUM_CHUNKS of TERM, an expression of k, evaluated by a plain SIMD loop into the chunk buffer. */
-#define FL_SUM_TERMS_OF(RESULT, K, BUFT, TERM)                                                                 \
+#define FL_SUM_TERMS_OF(RESULT, K, BUFT, TERM)                                                                \
     FL_SUM_CHUNKS_OF(RESULT, K, BUFT,                                                                         \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t fl_i_ = 0; fl_i_ < fl_n_; fl_i_++) {                                                   \
@@ -456,7 +548,7 @@ FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const
 
 /* Σ buf[0..n) in FL_SUM_TERMS's order for n <= FL_CHUNK (one chunk): the same bits as FL_SUM_TERMS over those
  * terms, so a row summed here equals the row summed by the per-row functions. */
-#define FL_LANE_SUM_OF(NAME, BUFT)                                                                             \
+#define FL_LANE_SUM_OF(NAME, BUFT)                                                                            \
     FL_INLINE double NAME(const BUFT* restrict buf, ptrdiff_t n)                                              \
     {                                                                                                         \
         double acc[FL_LANES] = {0.0}, tail = 0.0;                                                             \
@@ -484,7 +576,7 @@ FL_LANE_SUM_OF(fl_lane_sum_float, float)
 /* ROWS[r] = the maximum of row r (nr rows of K), vectorised across rows. The maximum is exact, so it is
  * fl_row_max's value (a NaN in the row makes what follows NaN either way; of -0 and +0 either gives the same
  * bits after a subtraction and an exp). */
-#define FL_ROW_MAXIMA(Z, NR, K, ROWS)                                                                          \
+#define FL_ROW_MAXIMA(Z, NR, K, ROWS)                                                                         \
     do {                                                                                                      \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t fl_r_ = 0; fl_r_ < (NR); fl_r_++) {                                                    \
@@ -510,7 +602,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
  * instead of two and gives the same bits. Returns non-zero if a p of the chunk lies outside [0, 1]. Typed by
  * target and prediction (the focal loss on logits passes its sigmoids as doubles) and by the element math MS:
  * f32 for BCE on float32 probabilities (fl_bce_hard_f32 on float lanes), f64 for everything else. */
-#define FL_BCE_TERMS(ISA, ATTR, TY, TYS, TP, TPS, MS)                                                              \
+#define FL_BCE_TERMS(ISA, ATTR, TY, TYS, TP, TPS, MS)                                                         \
     ATTR FL_INLINE int fl_bce_terms_##TYS##_##TPS##_##MS##_##ISA(const TY* restrict y, const TP* restrict p,  \
                                                           ptrdiff_t n, const fl_params* prm_in,              \
                                                           double* restrict dst)                              \
@@ -541,20 +633,93 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         return bad;                                                                                           \
     }
 
-#define FL_BCE_PROBABILITIES_ROWS(ISA, ATTR, T, TS)                                                            \
+/* The product rows (see FL_BCE_PRODUCT_ROW_FUNCTIONS) vectorised across rows, with the row length K a constant
+ * where it is 2..8 (GCC then loads the rows interleaved) and a variable above: BODY(K) is the loop over rows. */
+#define FL_FOR_ROW_LENGTH(K, BODY)                                                                            \
+    switch (K) {                                                                                              \
+    case 2: BODY(2); break;                                                                                   \
+    case 3: BODY(3); break;                                                                                   \
+    case 4: BODY(4); break;                                                                                   \
+    case 5: BODY(5); break;                                                                                   \
+    case 6: BODY(6); break;                                                                                   \
+    case 7: BODY(7); break;                                                                                   \
+    case 8: BODY(8); break;                                                                                   \
+    default: BODY(K);                                                                                         \
+    }
+
+/* One pass over the rows: the products, and whether the chunk holds a soft target or a p outside [0, 1]. */
+#define FL_BCE_HARD_PRODUCTS(KC)                                                                              \
+    _Pragma("omp simd reduction(|:bad, soft)")                                                                \
+    for (ptrdiff_t r = 0; r < nr; r++) {                                                                      \
+        double P = 1.0, D = 0.0;                                                                              \
+        for (ptrdiff_t k = 0; k < (KC); k++) {                                                                \
+            const double pk = p[r * (KC) + k], yk = y[r * (KC) + k];                                          \
+            bad |= (pk < 0.0) | (pk > 1.0);                                                                   \
+            soft |= (yk != 0.0) & (yk != 1.0);                                                                \
+            FL_BCE_HARD_STEP(yk, pk, lo, hi, P, D);                                                           \
+        }                                                                                                     \
+        rows[r] = fl_neg_log_of_product(P, D) / (double)(KC);                                                 \
+    }
+
+#define FL_BCE_PROBABILITIES_ROWS(ISA, ATTR, T, TS)                                                           \
     ATTR static int fl_rows_bce_probabilities_##TS##_##ISA(const T* restrict y, const T* restrict p,          \
                                                            ptrdiff_t nr, ptrdiff_t K, const fl_params* prm,   \
                                                            double* restrict rows)                             \
     {                                                                                                         \
         double buf[FL_CHUNK];                                                                                 \
+        const double lo = prm->lo, hi = prm->hi;                                                              \
+        const ptrdiff_t n = nr * K;                                                                           \
+        const int smoothing = (prm->keep != 1.0) | (prm->offset != 0.0);                                      \
+        if (fl_bce_hard_product_row(K, lo) & !smoothing) {                                                    \
+            int bad = 0, soft = 0;                                                                            \
+            FL_FOR_ROW_LENGTH(K, FL_BCE_HARD_PRODUCTS)                                                        \
+            if (soft) {                                                                                       \
+                /* Rows that hold a soft target take the element sum (as their row function does). */         \
+                for (ptrdiff_t r = 0; r < nr; r++)                                                            \
+                    rows[r] = fl_row_bce_probabilities_##TS(y + r * K, p + r * K, K, prm, &bad);              \
+            }                                                                                                 \
+            return bad;                                                                                       \
+        }                                                                                                     \
         double* restrict dst = (K == 1) ? rows : buf;                                                        \
-        const int bad = fl_bce_terms_##TS##_##TS##_##TS##_##ISA(y, p, nr * K, prm, dst);                            \
-        if (K != 1) fl_row_means_##ISA(buf, nr, K, rows);                                                           \
+        const int bad = fl_bce_terms_##TS##_##TS##_##TS##_##ISA(y, p, n, prm, dst);                           \
+        if (K != 1) fl_row_means_##ISA(buf, nr, K, rows);                                                     \
         return bad;                                                                                           \
     }
 
+/* The element parts come first, on a plain SIMD loop over the chunk (lin: max(z, 0) - z·ys, e: the softplus
+ * tail); the rows then add them up in k order, as FL_BCE_LOGITS_STEP does in the scalar row function. */
+#define FL_BCE_LOGITS_PRODUCTS(KC)                                                                            \
+    _Pragma("omp simd")                                                                                       \
+    for (ptrdiff_t r = 0; r < nr; r++) {                                                                      \
+        double lin_sum = 0.0, Q = 0.0;                                                                        \
+        for (ptrdiff_t k = 0; k < (KC); k++) {                                                                \
+            lin_sum += lin[r * (KC) + k];                                                                     \
+            Q += e[r * (KC) + k] * (1.0 + Q);                                                                 \
+        }                                                                                                     \
+        rows[r] = (lin_sum + fl_log1p_small(Q)) / (double)(KC);                                               \
+    }
+
+#define FL_BCE_LOGITS_ROWS(ISA, ATTR, T, TS)                                                                  \
+    ATTR static int fl_rows_bce_logits_##TS##_##ISA(const T* restrict y, const T* restrict z, ptrdiff_t nr,   \
+                                                    ptrdiff_t K, const fl_params* prm, double* restrict rows) \
+    {                                                                                                         \
+        if (fl_bce_logits_product_row(K, sizeof(T))) {                                                        \
+            const double keep = prm->keep, offset = prm->offset;                                              \
+            double lin[FL_CHUNK], e[FL_CHUNK];                                                                \
+            _Pragma("omp simd")                                                                               \
+            for (ptrdiff_t i = 0; i < nr * K; i++) {                                                          \
+                const double zi = z[i];                                                                       \
+                lin[i] = (zi > 0.0 ? zi : 0.0) - zi * ((double)y[i] * keep + offset);                         \
+                e[i] = fl_exp(-fabs(zi));                                                                     \
+            }                                                                                                 \
+            FL_FOR_ROW_LENGTH(K, FL_BCE_LOGITS_PRODUCTS)                                                      \
+            return 0;                                                                                         \
+        }                                                                                                     \
+        return fl_rows_bce_logits_elements_##TS##_##ISA(y, z, nr, K, prm, rows);                              \
+    }
+
 /* LOOP(N) for the path N = fl_focal_exponent(γ) as a constant: the loop of each case has no branch left. */
-#define FL_FOCAL_PATHS(GAMMA, LOOP)                                                                            \
+#define FL_FOCAL_PATHS(GAMMA, LOOP)                                                                           \
     switch (fl_focal_exponent(GAMMA)) {                                                                       \
     case 0: LOOP(0); break;                                                                                   \
     case 1: LOOP(1); break;                                                                                   \
@@ -565,7 +730,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
     }
 
 /* dst[i] = fl_focal_power(1 - p_t, γ, N)·dst[i]. */
-#define FL_BINARY_FOCAL_FACTOR_LOOP(N)                                                                                \
+#define FL_BINARY_FOCAL_FACTOR_LOOP(N)                                                                        \
     do {                                                                                                      \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++)                                                                     \
@@ -574,7 +739,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
 
 /* Binary focal crossentropy terms of nr rows of K elements: the BCE terms, then the focal factor, then the
  * balancing weight, each a pass over dst (see fl_binary_focal_element). Returns the BCE terms' range check. */
-#define FL_BINARY_FOCAL_TERMS(ISA, ATTR, TY, TYS, TP, TPS)                                                     \
+#define FL_BINARY_FOCAL_TERMS(ISA, ATTR, TY, TYS, TP, TPS)                                                    \
     ATTR FL_INLINE int fl_binary_focal_terms_##TYS##_##TPS##_##ISA(const TY* restrict y,                      \
                                                                    const TP* restrict p, ptrdiff_t nr,        \
                                                                    ptrdiff_t K, const fl_params* prm_in,      \
@@ -585,7 +750,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         const double gamma = prm_local.gamma;                                                                 \
         const ptrdiff_t n = nr * K;                                                                           \
         const int bad = fl_bce_terms_##TYS##_##TPS##_f64_##ISA(y, p, n, prm, dst); /* double math: see above */\
-        FL_FOCAL_PATHS(gamma, FL_BINARY_FOCAL_FACTOR_LOOP);                                                          \
+        FL_FOCAL_PATHS(gamma, FL_BINARY_FOCAL_FACTOR_LOOP);                                                   \
         if ((long)prm_local.flags & FL_FOCAL_CLASS_BALANCING) {                                               \
             if (prm_local.columns == NULL || K == 1) {                                                        \
                 const double alpha = prm_local.columns == NULL ? prm_local.alpha : prm_local.columns[0];      \
@@ -604,7 +769,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
 
 /* Row loops of the binary focal crossentropy: the element loss is fl_binary_focal_element's (of p, or of
  * fl_sigmoid(z) for logits), each row the mean in k order. */
-#define FL_BINARY_FOCAL_ROWS(ISA, ATTR, T, TS)                                                                 \
+#define FL_BINARY_FOCAL_ROWS(ISA, ATTR, T, TS)                                                                \
     ATTR static int fl_rows_binary_focal_probabilities_##TS##_##ISA(const T* restrict y, const T* restrict p, \
                                                                     ptrdiff_t nr, ptrdiff_t K,                \
                                                                     const fl_params* prm,                     \
@@ -613,7 +778,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         double buf[FL_CHUNK];                                                                                 \
         double* restrict dst = (K == 1) ? rows : buf;                                                        \
         const int bad = fl_binary_focal_terms_##TS##_##TS##_##ISA(y, p, nr, K, prm, dst);                     \
-        if (K != 1) fl_row_means_##ISA(buf, nr, K, rows);                                                         \
+        if (K != 1) fl_row_means_##ISA(buf, nr, K, rows);                                                     \
         return bad;                                                                                           \
     }                                                                                                         \
                                                                                                               \
@@ -627,17 +792,19 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++) s[i] = fl_sigmoid((double)z[i]);                                    \
         fl_binary_focal_terms_##TS##_f64_##ISA(y, s, nr, K, prm, dst); /* a sigmoid is in [0, 1] or NaN */    \
-        if (K != 1) fl_row_means_##ISA(buf, nr, K, rows);                                                         \
+        if (K != 1) fl_row_means_##ISA(buf, nr, K, rows);                                                     \
         return 0;                                                                                             \
     }
 
-#define FL_ROW_FUNCTIONS(ISA, ATTR, T, TS)                                                                     \
+#define FL_ROW_FUNCTIONS(ISA, ATTR, T, TS)                                                                    \
     FL_BCE_PROBABILITIES_ROWS(ISA, ATTR, T, TS)                                                               \
-    FL_ELEMENTWISE(FL_LOOP_##TS, ISA, ATTR)                                                                   \
+    FL_ROWS_LOOP_OF(ISA, ATTR, T, fl_rows_bce_logits_elements_##TS##_##ISA, fl_bce_logits_element_##TS)       \
+    FL_BCE_LOGITS_ROWS(ISA, ATTR, T, TS)                                                                      \
+    FL_ELEMENTWISE_IN_DOUBLE(FL_LOOP_##TS, ISA, ATTR)                                                         \
                                                                                                               \
     ATTR static double fl_row_max_##TS##_##ISA(const T* restrict z, ptrdiff_t K)                              \
     {                                                                                                         \
-        /* The maximum is exact, so the lanes may take the elements in any grouping; a NaN (which comparisons     \
+        /* The maximum is exact, so the lanes may take the elements in any grouping; a NaN (which comparisons \
          * may or may not pass on) makes the log-sum-exp NaN through its own term whatever maximum is taken. */   \
         T m = z[0];                                                                                           \
         _Pragma("omp simd reduction(max:m)")                                                                  \
@@ -650,13 +817,13 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         /* Shift by the maximum so exp never overflows; the largest term is 1, so the sum is >= 1. */         \
         const double m = fl_row_max_##TS##_##ISA(z, K);                                                       \
         double total;                                                                                         \
-        FL_SUM_TERMS_OF(total, K, FL_LSE_TERM_##TS, FL_EXP_SHIFTED_##TS(z[k], m));                             \
+        FL_SUM_TERMS_OF(total, K, FL_LSE_TERM_##TS, FL_EXP_SHIFTED_##TS(z[k], m));                            \
         return m + fl_log(total);                                                                             \
     }                                                                                                         \
                                                                                                               \
     /* log-sum-exp of nr rows of K logits (nr·K <= FL_CHUNK): the exps of the whole chunk in one SIMD loop instead  \
      * of one short loop per row. Each row gets the bits of fl_log_sum_exp (same maximum, same terms, same sums). */ \
-    ATTR static int fl_rows_log_sum_exp_##TS##_##ISA(const T* restrict z, ptrdiff_t nr, ptrdiff_t K,           \
+    ATTR static int fl_rows_log_sum_exp_##TS##_##ISA(const T* restrict z, ptrdiff_t nr, ptrdiff_t K,          \
                                                       double* restrict rows)                                 \
     {                                                                                                         \
         FL_LSE_TERM_##TS terms[FL_CHUNK], shift[FL_CHUNK];                                                    \
@@ -673,10 +840,10 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         return 0;                                                                                             \
     }                                                                                                         \
                                                                                                               \
-    /* Σ_k p of nr rows (nr·K <= FL_CHUNK), each summed in k order like _row_scce_probabilities, vectorised     \
+    /* Σ_k p of nr rows (nr·K <= FL_CHUNK), each summed in k order like _row_scce_probabilities, vectorised   \
      * across rows; non-zero if a probability of the chunk lies outside [0, 1]. Float rows are widened into an   \
-     * L1 buffer first: strided loads of doubles from there cost less than converting strided floats. */        \
-    ATTR static int fl_rows_probability_sum_##TS##_##ISA(const T* restrict p, ptrdiff_t nr, ptrdiff_t K,       \
+     * L1 buffer first: strided loads of doubles from there cost less than converting strided floats. */      \
+    ATTR static int fl_rows_probability_sum_##TS##_##ISA(const T* restrict p, ptrdiff_t nr, ptrdiff_t K,      \
                                                          double* restrict rows)                               \
     {                                                                                                         \
         const ptrdiff_t n = nr * K;                                                                           \
@@ -727,7 +894,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
 
 /* Chunks of short rows for the categorical crossentropies (nr·K <= FL_CHUNK): each loop runs over the whole chunk,
  * and every row gets the bits of the per-row function (same terms, summed by fl_lane_sum in FL_SUM_TERMS order). */
-#define FL_CCE_ROWS(ISA, ATTR, T, TS)                                                                          \
+#define FL_CCE_ROWS(ISA, ATTR, T, TS)                                                                         \
     ATTR static int fl_rows_cce_logits_##TS##_##ISA(const T* restrict y, const T* restrict z, ptrdiff_t nr,  \
                                                     ptrdiff_t K, const fl_params* prm_in, double* restrict rows)\
     {                                                                                                         \
@@ -742,10 +909,10 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         return 0;                                                                                             \
     }                                                                                                         \
                                                                                                               \
-    /* Keras's renormaliser of each of nr rows (Σ_k p, in the per-row functions' fl_lane_sum order), spread     \
-     * next to every element of its row in total[]; sums[] (nr entries) is scratch. Non-zero if a probability  \
-     * of the chunk lies outside [0, 1]. Shared by the CCE and categorical focal chunks. */                    \
-    ATTR static int fl_rows_renormalisers_##TS##_##ISA(const T* restrict p, ptrdiff_t nr, ptrdiff_t K,         \
+    /* Keras's renormaliser of each of nr rows (Σ_k p, in the per-row functions' fl_lane_sum order), spread   \
+     * next to every element of its row in total[]; sums[] (nr entries) is scratch. Non-zero if a probability \
+     * of the chunk lies outside [0, 1]. Shared by the CCE and categorical focal chunks. */                   \
+    ATTR static int fl_rows_renormalisers_##TS##_##ISA(const T* restrict p, ptrdiff_t nr, ptrdiff_t K,        \
                                                         double* restrict sums, double* restrict total)        \
     {                                                                                                         \
         double values[FL_CHUNK];                                                                              \
@@ -772,7 +939,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++)                                                                     \
             terms[i] = -(((double)y[i] * prm.keep + prm.offset)                                               \
-                         * fl_log_clipped_##TS((double)p[i] / total[i], prm.lo, prm.hi));                      \
+                         * fl_log_clipped_##TS((double)p[i] / total[i], prm.lo, prm.hi));                     \
         for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_lane_sum(terms + r * K, K);                           \
         return bad;                                                                                           \
     }
@@ -788,13 +955,13 @@ FL_INLINE void fl_focal_alphas(const fl_params* prm, ptrdiff_t k0, ptrdiff_t n, 
 }
 
 /* (a[i]·(1 - q[i])^γ)·(-y_s·log q[i]) for i < n: the log term, then the factor (one pass per γ path). */
-#define FL_CATEGORICAL_FOCAL_FACTOR_LOOP(N)                                                                    \
+#define FL_CATEGORICAL_FOCAL_FACTOR_LOOP(N)                                                                   \
     do {                                                                                                      \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++) dst[i] = (a[i] * fl_focal_power(1.0 - q[i], gamma, N)) * dst[i];    \
     } while (0)
 
-#define FL_CATEGORICAL_FOCAL_TERMS(ISA, ATTR, T, TS)                                                           \
+#define FL_CATEGORICAL_FOCAL_TERMS(ISA, ATTR, T, TS)                                                          \
     ATTR FL_INLINE void fl_categorical_focal_terms_##TS##_##ISA(const T* restrict y, const double* restrict q, \
                                                                 const double* restrict a, ptrdiff_t n,        \
                                                                 const fl_params* prm, double* restrict dst)   \
@@ -886,7 +1053,7 @@ FL_INLINE void fl_focal_alphas(const fl_params* prm, ptrdiff_t k0, ptrdiff_t n, 
 
 /* Totals of nr included rows with per-row weights w (or weight 1 when w is NULL): sums[0] = Σ w·l,
  * sums[1] = Σ w, sums[2] = #(w != 0). The lanes make the order of additions the same at every ISA level. */
-#define FL_REDUCE_ROWS(ISA, ATTR)                                                                              \
+#define FL_REDUCE_ROWS(ISA, ATTR)                                                                             \
     ATTR static void fl_reduce_rows_##ISA(const double* restrict rows, ptrdiff_t nr, const double* restrict w, \
                                           double* restrict sums)                                              \
     {                                                                                                         \
@@ -927,7 +1094,7 @@ FL_INLINE void fl_focal_alphas(const fl_params* prm, ptrdiff_t k0, ptrdiff_t n, 
 #include "fl_sparse.h"
 
 
-#define FL_LEVEL(ISA, ATTR)                                                                                    \
+#define FL_LEVEL(ISA, ATTR)                                                                                   \
     FL_ROW_MEANS_FUNCTION(ISA, ATTR)                                                                          \
     FL_BCE_TERMS(ISA, ATTR, float, f32, float, f32, f32)                                                      \
     FL_BCE_TERMS(ISA, ATTR, float, f32, float, f32, f64)                                                      \

@@ -41,6 +41,8 @@ def _workloads():
                                                                               **class_weight),
         "bce": lambda dt, red, n: fastloss.binary_crossentropy(targets.astype(dt), probs.astype(dt), label_smoothing=0.1,
                                                             reduction=red, n_threads=n, **common),
+        "bce_hard": lambda dt, red, n: fastloss.binary_crossentropy(targets.astype(dt), probs.astype(dt),
+                                                                 reduction=red, n_threads=n, **common),
         "bce_logits": lambda dt, red, n: fastloss.binary_crossentropy(targets.astype(dt), logits.astype(dt),
                                                                    from_logits=True, reduction=red, n_threads=n, **common),
         "cce": lambda dt, red, n: fastloss.categorical_crossentropy(onehot.astype(dt), dist.astype(dt), reduction=red, n_threads=n,
