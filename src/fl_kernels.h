@@ -228,25 +228,28 @@ FL_INLINE double fl_bce_logits_element_f32(float y, float z, const fl_params* pr
 /* ---------------------------------------------------------------------------------------------------------
  * BCE rows from one log per row. A row's value is the mean of its K elements, and the logs in that sum are the
  * log of a product: Σ_k -log q_k = -log Π_k q_k for hard targets on probabilities, Σ_k log1p(e_k) =
- * log1p(Π_k (1 + e_k) - 1) for the softplus tails e_k = exp(-|z_k|) on logits. So a row of 2..FL_PRODUCT_MAX_K
- * elements takes one log instead of K, and these losses become bound by reading their inputs. Each product is
+ * log1p(Π_k (1 + e_k) - 1) for the softplus tails e_k = exp(-|z_k|) on logits. So a short row takes one log
+ * instead of K, and these losses become bound by reading their inputs (or, on logits, by the exp). Each product is
  * carried next to its complement (1 - Π q, or Π (1 + e) - 1), built from terms >= 0 (no cancellation, ~2-3 ulps
- * a step), so a small row loss keeps its digits: rows agree with the element-by-element sum to ~1e-15 relative.
+ * a step), so a small row loss keeps its digits: rows agree with an exact reference to ~1e-15 relative.
  * The vector loops (across rows) and the scalar row functions below run the same steps in the same order.
  * ------------------------------------------------------------------------------------------------------- */
-#define FL_PRODUCT_MAX_K 32
-
-/* Rows of hard-target BCE on probabilities take the product when it stays a normal double: lo^K >= 2^-992. */
+/* Hard-target rows on probabilities: from 9 elements on, the contiguous one-log-per-element loop runs as fast as
+ * the products' strided column pass (FL_FOR_ROW_LENGTH), so the product stops at 8. It also needs the product to
+ * stay a normal double: lo^8 >= 2^-248. */
+#define FL_BCE_HARD_PRODUCT_MAX_K 8
 FL_INLINE int fl_bce_hard_product_row(ptrdiff_t K, double lo)
 {
-    return (K > 1) & (K <= FL_PRODUCT_MAX_K) & (lo >= 0x1p-31);
+    return (K > 1) & (K <= FL_BCE_HARD_PRODUCT_MAX_K) & (lo >= 0x1p-31);
 }
 
-/* BCE-from-logits rows of float64 take it for any targets (the softplus tail does not depend on y); Π (1 + e) < 2^K.
- * float32 rows keep their element sum: the tail's log1p on float lanes costs less than the product's double pass. */
+/* BCE-from-logits rows of float64 take it for any targets (the softplus tail does not depend on y), up to 32
+ * elements (Π (1 + e) < 2^32): the double log1p it saves costs more than the column pass. float32 rows keep their
+ * element sum: the tail's log1p on float lanes costs less than the product's double pass. */
+#define FL_BCE_LOGITS_PRODUCT_MAX_K 32
 FL_INLINE int fl_bce_logits_product_row(ptrdiff_t K, size_t input_size)
 {
-    return (input_size == sizeof(double)) & (K > 1) & (K <= FL_PRODUCT_MAX_K);
+    return (input_size == sizeof(double)) & (K > 1) & (K <= FL_BCE_LOGITS_PRODUCT_MAX_K);
 }
 
 /* One hard-target element: P *= q (the clipped probability of the true class) and D, which is 1 - P kept apart,
@@ -633,33 +636,49 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         return bad;                                                                                           \
     }
 
-/* The product rows (see FL_BCE_PRODUCT_ROW_FUNCTIONS) vectorised across rows, with the row length K a constant
- * where it is 2..8 (GCC then loads the rows interleaved) and a variable above: BODY(K) is the loop over rows. */
-#define FL_FOR_ROW_LENGTH(K, BODY)                                                                            \
+/* The product rows (see FL_BCE_PRODUCT_ROW_FUNCTIONS) vectorised across rows. ROWS(KC) runs the rows one per lane
+ * with the row loop unrolled: GCC does so (loading the rows interleaved) for KC = 2, 3, 4 and 8 as constants.
+ * Other lengths take COLUMNS(): column k of every row, then column k + 1, the row states in arrays (strided
+ * loads, ~0.6-1.2 ns an element in cache against ~2-3 ns for a row loop GCC leaves scalar). The steps of a row
+ * run in k order either way, so both give the bits of the scalar row function. */
+#define FL_FOR_ROW_LENGTH(K, ROWS, COLUMNS)                                                                    \
     switch (K) {                                                                                              \
-    case 2: BODY(2); break;                                                                                   \
-    case 3: BODY(3); break;                                                                                   \
-    case 4: BODY(4); break;                                                                                   \
-    case 5: BODY(5); break;                                                                                   \
-    case 6: BODY(6); break;                                                                                   \
-    case 7: BODY(7); break;                                                                                   \
-    case 8: BODY(8); break;                                                                                   \
-    default: BODY(K);                                                                                         \
+    case 2: ROWS(2); break;                                                                                   \
+    case 3: ROWS(3); break;                                                                                   \
+    case 4: ROWS(4); break;                                                                                   \
+    case 8: ROWS(8); break;                                                                                   \
+    default: COLUMNS();                                                                                       \
     }
 
 /* One pass over the rows: the products, and whether the chunk holds a soft target or a p outside [0, 1]. */
-#define FL_BCE_HARD_PRODUCTS(KC)                                                                              \
+#define FL_BCE_HARD_CHECKED_STEP(I, P, D)                                                                      \
+    do {                                                                                                      \
+        const double pk = p[I], yk = y[I];                                                                    \
+        bad |= (pk < 0.0) | (pk > 1.0);                                                                       \
+        soft |= (yk != 0.0) & (yk != 1.0);                                                                    \
+        FL_BCE_HARD_STEP(yk, pk, lo, hi, P, D);                                                               \
+    } while (0)
+
+#define FL_BCE_HARD_PRODUCT_ROWS(KC)                                                                           \
     _Pragma("omp simd reduction(|:bad, soft)")                                                                \
     for (ptrdiff_t r = 0; r < nr; r++) {                                                                      \
         double P = 1.0, D = 0.0;                                                                              \
-        for (ptrdiff_t k = 0; k < (KC); k++) {                                                                \
-            const double pk = p[r * (KC) + k], yk = y[r * (KC) + k];                                          \
-            bad |= (pk < 0.0) | (pk > 1.0);                                                                   \
-            soft |= (yk != 0.0) & (yk != 1.0);                                                                \
-            FL_BCE_HARD_STEP(yk, pk, lo, hi, P, D);                                                           \
-        }                                                                                                     \
+        for (ptrdiff_t k = 0; k < (KC); k++) FL_BCE_HARD_CHECKED_STEP(r * (KC) + k, P, D);                   \
         rows[r] = fl_neg_log_of_product(P, D) / (double)(KC);                                                 \
     }
+
+#define FL_BCE_HARD_PRODUCT_COLUMNS()                                                                          \
+    do {                                                                                                      \
+        double P[FL_CHUNK / 2], D[FL_CHUNK / 2];   /* K >= 2 */                                               \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t r = 0; r < nr; r++) { P[r] = 1.0; D[r] = 0.0; }                                        \
+        for (ptrdiff_t k = 0; k < K; k++) {                                                                   \
+            _Pragma("omp simd reduction(|:bad, soft)")                                                        \
+            for (ptrdiff_t r = 0; r < nr; r++) FL_BCE_HARD_CHECKED_STEP(r * K + k, P[r], D[r]);               \
+        }                                                                                                     \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_neg_log_of_product(P[r], D[r]) / (double)K;           \
+    } while (0)
 
 #define FL_BCE_PROBABILITIES_ROWS(ISA, ATTR, T, TS)                                                           \
     ATTR static int fl_rows_bce_probabilities_##TS##_##ISA(const T* restrict y, const T* restrict p,          \
@@ -672,7 +691,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         const int smoothing = (prm->keep != 1.0) | (prm->offset != 0.0);                                      \
         if (fl_bce_hard_product_row(K, lo) & !smoothing) {                                                    \
             int bad = 0, soft = 0;                                                                            \
-            FL_FOR_ROW_LENGTH(K, FL_BCE_HARD_PRODUCTS)                                                        \
+            FL_FOR_ROW_LENGTH(K, FL_BCE_HARD_PRODUCT_ROWS, FL_BCE_HARD_PRODUCT_COLUMNS)                                                        \
             if (soft) {                                                                                       \
                 /* Rows that hold a soft target take the element sum (as their row function does). */         \
                 for (ptrdiff_t r = 0; r < nr; r++)                                                            \
@@ -688,7 +707,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
 
 /* The element parts come first, on a plain SIMD loop over the chunk (lin: max(z, 0) - z·ys, e: the softplus
  * tail); the rows then add them up in k order, as FL_BCE_LOGITS_STEP does in the scalar row function. */
-#define FL_BCE_LOGITS_PRODUCTS(KC)                                                                            \
+#define FL_BCE_LOGITS_PRODUCT_ROWS(KC)                                                                         \
     _Pragma("omp simd")                                                                                       \
     for (ptrdiff_t r = 0; r < nr; r++) {                                                                      \
         double lin_sum = 0.0, Q = 0.0;                                                                        \
@@ -698,6 +717,22 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         }                                                                                                     \
         rows[r] = (lin_sum + fl_log1p_small(Q)) / (double)(KC);                                               \
     }
+
+#define FL_BCE_LOGITS_PRODUCT_COLUMNS()                                                                        \
+    do {                                                                                                      \
+        double lin_sum[FL_CHUNK / 2], Q[FL_CHUNK / 2];   /* K >= 2 */                                         \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t r = 0; r < nr; r++) { lin_sum[r] = 0.0; Q[r] = 0.0; }                                  \
+        for (ptrdiff_t k = 0; k < K; k++) {                                                                   \
+            _Pragma("omp simd")                                                                               \
+            for (ptrdiff_t r = 0; r < nr; r++) {                                                              \
+                lin_sum[r] += lin[r * K + k];                                                                 \
+                Q[r] += e[r * K + k] * (1.0 + Q[r]);                                                          \
+            }                                                                                                 \
+        }                                                                                                     \
+        _Pragma("omp simd")                                                                                   \
+        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = (lin_sum[r] + fl_log1p_small(Q[r])) / (double)K;        \
+    } while (0)
 
 #define FL_BCE_LOGITS_ROWS(ISA, ATTR, T, TS)                                                                  \
     ATTR static int fl_rows_bce_logits_##TS##_##ISA(const T* restrict y, const T* restrict z, ptrdiff_t nr,   \
@@ -712,7 +747,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
                 lin[i] = (zi > 0.0 ? zi : 0.0) - zi * ((double)y[i] * keep + offset);                         \
                 e[i] = fl_exp(-fabs(zi));                                                                     \
             }                                                                                                 \
-            FL_FOR_ROW_LENGTH(K, FL_BCE_LOGITS_PRODUCTS)                                                      \
+            FL_FOR_ROW_LENGTH(K, FL_BCE_LOGITS_PRODUCT_ROWS, FL_BCE_LOGITS_PRODUCT_COLUMNS)                                                      \
             return 0;                                                                                         \
         }                                                                                                     \
         return fl_rows_bce_logits_elements_##TS##_##ISA(y, z, nr, K, prm, rows);                              \
