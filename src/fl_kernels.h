@@ -62,11 +62,11 @@ typedef double (*fl_lse_f64_fn)(const double*, ptrdiff_t);
 typedef double (*fl_row_f32_fn)(const float*, const float*, ptrdiff_t, const fl_params*, int*);
 typedef double (*fl_row_f64_fn)(const double*, const double*, ptrdiff_t, const fl_params*, int*);
 typedef ptrdiff_t (*fl_chunk_weights_f32_fn)(const float*, float*, ptrdiff_t, ptrdiff_t, ptrdiff_t, const double*,
-                                            ptrdiff_t, const double*, ptrdiff_t, const unsigned char*, ptrdiff_t,
-                                            double*, double*, ptrdiff_t*);
+                                            const float*, ptrdiff_t, const double*, ptrdiff_t, const unsigned char*,
+                                            ptrdiff_t, double*, double*, ptrdiff_t*);
 typedef ptrdiff_t (*fl_chunk_weights_f64_fn)(const double*, double*, ptrdiff_t, ptrdiff_t, ptrdiff_t, const double*,
-                                            ptrdiff_t, const double*, ptrdiff_t, const unsigned char*, ptrdiff_t,
-                                            double*, double*, ptrdiff_t*);
+                                            const float*, ptrdiff_t, const double*, ptrdiff_t, const unsigned char*,
+                                            ptrdiff_t, double*, double*, ptrdiff_t*);
 
 typedef int (*fl_overlap_f32_fn)(const float*, const float*, ptrdiff_t, int, const fl_params*, double*);
 typedef int (*fl_overlap_f64_fn)(const double*, const double*, ptrdiff_t, int, const fl_params*, double*);

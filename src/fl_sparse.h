@@ -33,7 +33,8 @@ struct fl_sparse_rows {
     int label_type;
     int has_ignore;                  /* rows whose label equals `ignore` (compared as C compares the types) */
     int64_t ignore;
-    const double* sample_weight;     /* NULL: weight 1; row r reads entry r / sw_inner */
+    const double* sample_weight;     /* NULL (and sample_weight_f32 NULL): weight 1; row r reads entry r / sw_inner */
+    const float* sample_weight_f32;  /* float32 weights, read as they are (at most one of the two is set) */
     ptrdiff_t sw_inner;
     const double* class_weight;      /* NULL: none; a NaN entry marks a class missing from a dict */
     ptrdiff_t n_class_weights;
@@ -103,6 +104,8 @@ FL_INLINE double fl_scce_probabilities_loss(double total, double p_label, double
         }                                                                                                     \
         if (c->sample_weight != NULL) {                                                                       \
             fl_expand_runs_f64(c->sample_weight, c->sw_inner, r0, nr, weight);                                \
+        } else if (c->sample_weight_f32 != NULL) {                                                            \
+            fl_expand_runs_f32(c->sample_weight_f32, c->sw_inner, r0, nr, weight);                            \
         } else {                                                                                              \
             for (int32_t i = 0; i < n; i++) weight[i] = 1.0;                                                  \
         }                                                                                                     \

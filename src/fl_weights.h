@@ -53,6 +53,7 @@ FL_FIRST_ARGMAX(double, f64)
 #define FL_AS_IS(x) (x)
 #define FL_AS_INCLUDED(x) ((x) != 0 ? 1.0 : 0.0)
 FL_EXPAND_RUNS(fl_expand_runs_f64, double, double, FL_AS_IS)
+FL_EXPAND_RUNS(fl_expand_runs_f32, float, double, FL_AS_IS)   /* float32 sample weights, widened exactly */
 FL_EXPAND_RUNS(fl_expand_runs_u8, unsigned char, unsigned char, FL_AS_IS)
 FL_EXPAND_RUNS(fl_expand_runs_included, unsigned char, double, FL_AS_INCLUDED)   /* mask -> 1.0 / 0.0 */
 
@@ -117,7 +118,8 @@ FL_INLINE double fl_class_weight(const double* cw, int c)
 #define FL_CHUNK_WEIGHTS(ISA, ATTR, T, TS)                                                                     \
     ATTR static ptrdiff_t fl_chunk_weights_##TS##_##ISA(                                                      \
         const T* restrict y, T* restrict out, ptrdiff_t r0, ptrdiff_t nr, ptrdiff_t K,                        \
-        const double* restrict sw, ptrdiff_t sw_inner, const double* restrict cw, ptrdiff_t n_cw,             \
+        const double* restrict sw, const float* restrict sw_f32, ptrdiff_t sw_inner,                          \
+        const double* restrict cw, ptrdiff_t n_cw,                                                            \
         const unsigned char* restrict mask, ptrdiff_t mask_inner, double* restrict rows,                      \
         double* restrict weights, ptrdiff_t* entries)                                                         \
     {                                                                                                         \
@@ -130,6 +132,9 @@ FL_INLINE double fl_class_weight(const double* cw, int c)
             s = sw + r0;                                                                                      \
         } else if (sw != NULL) {                                                                              \
             fl_expand_runs_f64(sw, sw_inner, r0, nr, sw_runs);                                                \
+            s = sw_runs;                                                                                      \
+        } else if (sw_f32 != NULL) {                                                                          \
+            fl_expand_runs_f32(sw_f32, sw_inner, r0, nr, sw_runs);                                            \
             s = sw_runs;                                                                                      \
         }                                                                                                     \
         if (mask != NULL && mask_inner == 1) {                                                                \
