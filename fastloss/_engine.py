@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import time
 from collections.abc import Mapping
 
 import numpy as np
@@ -20,12 +21,31 @@ from ._reductions import REDUCTIONS, Totals, canonical_reduction, check_zero_div
 from ._arrays import _float_dtype, _to_numpy
 from .class_weight import class_weight_table
 
-# Inputs with fewer elements run on one thread. A loss called once per training step finds the OpenMP workers
-# asleep, and with libgomp's default wait policy the first parallel region after an idle pause costs ~6-8 ms
-# (PERFORMANCE.md; benchmarks/threads.py measures it). Serial crossentropies take ~1.5-4 ns per element on one
-# core, so a second thread pays for that wake-up only from ~2M elements on; back to back (workers awake) two
-# threads would already win from ~8K elements, which this threshold gives up below 2M for the idle case.
+# The thread rule (thread_count; benchmarks/threads.py measures what it rests on, on the 2-vCPU KVM VM).
+# Inputs of PARALLEL_MIN_ELEMENTS or more run on the default thread count. A loss called once per training step
+# finds the OpenMP workers asleep (libgomp's default wait policy: a worker spins ~7.5 ms after a region, then
+# sleeps on a futex), and the first parallel region after the process slept costs 4-8 ms more than the work
+# (--wake: the woken worker often queues on the caller's CPU, behind the caller's own barrier spin). Serial
+# crossentropies take ~1.5-4 ns per element, so that wake-up can pay only from millions of elements on (on the
+# shared VM, --wake still shows 2^21-2^22 losing to one thread, 2^23 winning).
 PARALLEL_MIN_ELEMENTS = 1 << 21
+# Below that, n_threads=None still uses the default thread count while the workers of the last parallel call
+# spin. Up to 1 ms after a parallel call returned, a 2-thread call costs what it costs back to back: 0.52-0.55x
+# the serial time from 2^17 to 2^20 elements (BCE logits float64 2^17: 239 µs back to back, 241 at 300 µs, 248
+# at 1 ms, against 461-467 µs serial); at 3 ms it still wins but sometimes pays a slice (~8 ms), at 10 ms the
+# gain is gone, at 50 ms the wake-up costs 2-6 ms. WARM_WINDOW_S stays below the shortest spin libgomp expects
+# on any CPU (its 3 ms estimate for 300000 PAUSEs, "5 times shorter" at worst). Two warm threads win from two
+# blocks (2^15 elements) on, even on MSE (12 against 15 µs); one block always runs serially. A run of serial
+# calls says nothing about the workers (after a sleep the first parallel call still pays the wake-up), so only
+# a parallel call (2^21 elements or more, an explicit n_threads there, or a warm call) opens the window.
+WARM_MIN_ELEMENTS = 1 << 15
+WARM_WINDOW_S = 0.5e-3
+# A parallel call opens the window only if its calling thread, done with its own blocks, waited less than
+# PROMPT_WAIT_S for the workers and no worker ran on its CPU (_kernels.last_parallel_region): the wait is 1-30 µs
+# when they ran alongside it, 4-13 ms when one had to wait for a core (on the shared VM, a worker woken after a
+# sleep lands on the caller's CPU when the other core is busy, and keeps spinning there), and a warm call would
+# wait as long.
+PROMPT_WAIT_S = 0.5e-3
 # Elements per reduction block. Blocks, not threads, fix the summation order, so results do not depend on
 # the thread count; tests shrink this to run many blocks on small arrays.
 BLOCK_ELEMENTS = 1 << 14
@@ -46,6 +66,63 @@ if hasattr(os, "register_at_fork"):
 # ----------------------------------------------------------------------------------------------------------
 # Threads
 # ----------------------------------------------------------------------------------------------------------
+
+def _warm_window(environ) -> float:
+    """WARM_WINDOW_S, or 0 where libgomp's workers do not spin after a region (OMP_WAIT_POLICY=passive, or a
+    GOMP_SPINCOUNT below libgomp's default of 300000)."""
+    if environ.get("OMP_WAIT_POLICY", "").strip().lower() == "passive":
+        return 0.0
+    spin = environ.get("GOMP_SPINCOUNT", "").strip().lower()
+    if spin and spin not in ("infinite", "infinity"):
+        units = {"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
+        try:
+            count = float(spin[:-1]) * units[spin[-1]] if spin[-1] in units else float(spin)
+        except ValueError:
+            return 0.0
+        if count < 300000:
+            return 0.0
+    return WARM_WINDOW_S
+
+
+# libgomp reads its environment once, when it loads: so does this.
+_warm_window_s = _warm_window(os.environ)
+_last_parallel_return = -math.inf  # time.perf_counter() when the last prompt parallel call returned
+
+
+def thread_count(elements: int, n_threads, since_parallel_s: float) -> int:
+    """The threads of a kernel call over `elements` (the thread rule by PARALLEL_MIN_ELEMENTS).
+
+    From PARALLEL_MIN_ELEMENTS on: n_threads, resolved. Below: one thread, except that n_threads=None uses the
+    default count from WARM_MIN_ELEMENTS on when the last parallel call returned `since_parallel_s` seconds ago,
+    less than the warm window (its workers still spin), and the default count does not exceed the cores (libgomp
+    throttles the spin of oversubscribed workers).
+    """
+    if elements >= PARALLEL_MIN_ELEMENTS:
+        return resolve_threads(n_threads)
+    if n_threads is None and elements >= WARM_MIN_ELEMENTS and since_parallel_s < _warm_window_s:
+        threads = resolve_threads(None)
+        if threads <= _kernels.num_procs():
+            return threads
+    return 1
+
+
+def kernel_threads(elements: int, n_threads) -> int:
+    """The n_threads argument of a kernel call of more than one block (one block never runs in parallel).
+
+    A caller that gets more than 1 calls parallel_call_returned() when the kernel has returned.
+    """
+    if elements < WARM_MIN_ELEMENTS and elements < PARALLEL_MIN_ELEMENTS:
+        return 1  # no clock read
+    return thread_count(elements, n_threads, time.perf_counter() - _last_parallel_return)
+
+
+def parallel_call_returned():
+    """Opens the warm window, unless the call waited for a late worker or shared a CPU with one (the next would)."""
+    global _last_parallel_return
+    wait, shared_cpu = _kernels.last_parallel_region()
+    if wait < PROMPT_WAIT_S and not shared_cpu:
+        _last_parallel_return = time.perf_counter()
+
 
 def resolve_threads(n_threads) -> int:
     """None: the OpenMP default now (OMP_NUM_THREADS, threadpoolctl); -1: all cores; k > 0: k; -k: cores + 1 - k."""
@@ -280,8 +357,9 @@ def evaluate(
     reduction = canonical if canonical is not None else canonical_reduction(reduction)
     if type(zero_division) is not float:
         zero_division = check_zero_division(zero_division)
-    # None is resolved once the size is known: a small input runs on one thread without asking OpenMP.
-    threads = None if n_threads is None else resolve_threads(n_threads)
+    # n_threads is checked first; None is resolved once the size is known (thread_count).
+    if n_threads is not None:
+        resolve_threads(n_threads)
 
     (yt, yp, dtype, pred_shape_given, rows_shape, n_rows, K, sw, sw_inner, weight_entries, nonzero_entries,
      mask_arr, mask_inner, cw) = prepare(y_true, y_pred, sparse=sparse, elementwise=elementwise,
@@ -291,10 +369,7 @@ def evaluate(
 
     out = np.empty(n_rows, dtype=dtype) if reduction == "none" else None
     block_rows = max(1, BLOCK_ELEMENTS // K)
-    if n_rows * K < PARALLEL_MIN_ELEMENTS:
-        threads = 1
-    elif threads is None:
-        threads = resolve_threads(None)
+    threads = 1 if n_rows <= block_rows else kernel_threads(n_rows * K, n_threads)
     lo, hi = _CLIP_BOUNDS[dtype]
     kernel = getattr(_kernels, kernel_name)
     if columns is not None:
@@ -312,6 +387,8 @@ def evaluate(
             keep, offset = 1.0 - smoothing, smoothing / (smoothing_classes or K)
         params = _params(options, lo, hi, keep, offset, delta)
         result = kernel(yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, params, columns, block_rows, threads)
+    if threads > 1:
+        parallel_call_returned()
     S, W, V, Z, cw_nonzero, error, error_row = result
     if error:
         _raise_kernel_error(error, error_row, yt, yp, rows_shape, sparse, class_weight, cw, mask_arr,

@@ -157,7 +157,8 @@ def value_and_grad(loss_name, y_true, y_pred, *, out=None, **options):
     if reduction == "totals":
         raise ValueError("reduction: 'totals' has no gradient; value_and_grad needs 'none' or a scalar reduction")
     zero_division = check_zero_division(args["zero_division"])
-    threads = resolve_threads(args["n_threads"])
+    if args["n_threads"] is not None:
+        resolve_threads(args["n_threads"])  # checked before the arrays; resolved by kernel_threads
     from_logits = bool(args.get("from_logits", False))
     kernel_name = "grad_" + (spec.logits_kernel if from_logits else spec.kernel)
     smoothing = check_label_smoothing(args.get("label_smoothing", 0.0))
@@ -186,8 +187,7 @@ def value_and_grad(loss_name, y_true, y_pred, *, out=None, **options):
     else:
         grad = _gradient_out(out, pred_shape_given, dtype, (y_true, y_pred, yt, yp)).reshape(n_rows, K)
     block_rows = max(1, _engine.BLOCK_ELEMENTS // K)  # read at call time: the tests shrink them
-    if n_rows * K < _engine.PARALLEL_MIN_ELEMENTS:
-        threads = 1
+    threads = 1 if n_rows <= block_rows else _engine.kernel_threads(n_rows * K, args["n_threads"])
     lo, hi = _CLIP_BOUNDS[dtype]
     kernel = getattr(_kernels, kernel_name)
     if spec.sparse:
@@ -203,6 +203,8 @@ def value_and_grad(loss_name, y_true, y_pred, *, out=None, **options):
         params = kernel_params(None, lo=lo, hi=hi, keep=keep, offset=offset, delta=delta)
         result = kernel(yt, yp, grad, rows_out, sw, sw_inner, cw, mask_arr, mask_inner, params, None, scale,
                         block_rows, threads)
+    if threads > 1:
+        _engine.parallel_call_returned()
     S, W, V, Z, cw_nonzero, error, error_row = result
     if error:
         _raise_kernel_error(error, error_row, yt, yp, rows_shape, spec.sparse, args["class_weight"], cw,
