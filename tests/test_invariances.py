@@ -402,3 +402,28 @@ def test_float32_accumulates_in_double(loss):
         for f in ("count", "nonzero_rows", "rows", "weight_entries", "nonzero_weight_entries"):
             assert getattr(t32, f) == getattr(t64, f)
         assert math.isclose(t32.weight_sum, t64.weight_sum, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 1, 7, (1 << 16) + 3, 3 * (1 << 16)])
+def test_count_nonzero_is_numpys_on_any_threads(dtype, n):
+    # E0 (keras_legacy's count of non-zero weight entries) comes from this count: NaN counts, -0.0 does not.
+    rng = np.random.default_rng(n)
+    x = rng.choice(np.array([0.0, -0.0, 1.5, np.nan, -2.0, np.inf]), size=n).astype(dtype)
+    for threads in (1, 2, 3):
+        assert fastloss._kernels.count_nonzero(x, threads) == np.count_nonzero(x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_keras_legacy_counts_nonzero_weight_entries(dtype):
+    rng = np.random.default_rng(3)
+    y_pred = rng.random((50, 6, 3)).astype(dtype)
+    y_true = rng.random((50, 6, 3)).astype(dtype)
+    weights = rng.choice(np.array([0.0, -0.0, 0.5, 2.0]), size=(50, 6)).astype(dtype)
+    totals = fastloss.mean_squared_error(y_true, y_pred, sample_weight=weights, reduction="totals")
+    assert totals.nonzero_weight_entries == np.count_nonzero(weights)
+    mask = rng.random((50, 6)) < 0.5  # E0 counts excluded rows too
+    t = fastloss.mean_squared_error(y_true, y_pred, sample_weight=weights, mask=mask, reduction="totals")
+    assert t.nonzero_weight_entries == np.count_nonzero(weights)
+    legacy = fastloss.mean_squared_error(y_true, y_pred, sample_weight=weights, mask=mask, reduction="keras_legacy")
+    assert legacy == (t.weighted_sum * t.weight_entries) / (t.count * t.nonzero_weight_entries)
