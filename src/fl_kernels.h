@@ -160,12 +160,16 @@ FL_INLINE double fl_bce_probabilities_element(double y, double p, const fl_param
     return -(ys * fl_log(pc) + (1.0 - ys) * fl_log(1.0 - pc));
 }
 
+/* -[y log σ(z) + (1-y) log(1-σ(z))] = max(z, 0) - z·y + log1p(exp(-|z|)): exp never overflows, and the log1p form
+ * keeps full precision when exp(-|z|) is tiny. The linear part, in double (its terms can cancel): */
+FL_INLINE double fl_bce_logits_linear(double z, double ys)
+{
+    return (z > 0.0 ? z : 0.0) - z * ys;
+}
+
 FL_INLINE double fl_bce_logits_element(double y, double z, const fl_params* prm)
 {
-    /* -[y log σ(z) + (1-y) log(1-σ(z))] = max(z, 0) - z·y + log1p(exp(-|z|)): exp never overflows, and the
-     * log1p form keeps full precision when exp(-|z|) is tiny. */
-    double ys = y * prm->keep + prm->offset;
-    return (z > 0.0 ? z : 0.0) - z * ys + fl_softplus_neg_abs(z);
+    return fl_bce_logits_linear(z, y * prm->keep + prm->offset) + fl_softplus_neg_abs(z);
 }
 
 /* BCE on a float32 probability with a hard target (y exactly 0 or 1, no smoothing): -log(q) for q = p or 1 - p,
@@ -229,8 +233,7 @@ FL_INLINE double fl_bce_hard_f64(double y, double p, double lo, double hi)
  * in [0, 1] the linear part is >= 0, so the element, and any sum of elements, keeps that relative error. */
 FL_INLINE double fl_bce_logits_element_f32(float y, float z, const fl_params* prm)
 {
-    double ys = (double)y * prm->keep + prm->offset, zd = z;
-    return (zd > 0.0 ? zd : 0.0) - zd * ys + (double)fl_softplus_neg_absf(z);
+    return fl_bce_logits_linear(z, (double)y * prm->keep + prm->offset) + (double)fl_softplus_neg_absf(z);
 }
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -280,13 +283,13 @@ FL_INLINE double fl_neg_log_of_product(double P, double D)
     return -fl__log_plus(near_one ? u : P, near_one ? (-D - (u - 1.0)) / u : 0.0);
 }
 
-/* One BCE-from-logits element: LIN += max(z, 0) - z·ys, and Q, which is Π (1 + e) - 1, += e·(1 + Q). */
-#define FL_BCE_LOGITS_STEP(YS, ZV, E, LIN, Q)                                                                 \
-    do {                                                                                                      \
-        const double fl_z_ = (double)(ZV);                                                                    \
-        (LIN) += (fl_z_ > 0.0 ? fl_z_ : 0.0) - fl_z_ * (YS);                                                  \
-        (Q) += (E) * (1.0 + (Q));                                                                             \
-    } while (0)
+/* A BCE-from-logits row: Q, which is Π (1 + e) - 1, takes one more softplus tail e as Q + e·(1 + Q); the row's
+ * value is (its linear parts' sum + log1p(Q)) / K. */
+#define FL_SOFTPLUS_PRODUCT_STEP(Q, E) ((Q) += (E) * (1.0 + (Q)))
+FL_INLINE double fl_bce_logits_row_value(double linear_sum, double Q, ptrdiff_t K)
+{
+    return (linear_sum + fl_log1p_small(Q)) / (double)K;
+}
 
 /* The scalar row functions: the fallback twins of the vector loops (same steps, same order, same bits), used
  * for rows too long for a chunk and for chunks redone row by row. */
@@ -313,10 +316,11 @@ FL_INLINE double fl_neg_log_of_product(double P, double D)
     {                                                                                                         \
         double acc = 0.0, Q = 0.0;                                                                            \
         if (fl_bce_logits_product_row(K, sizeof(T))) {                                                        \
-            for (ptrdiff_t k = 0; k < K; k++)                                                                 \
-                FL_BCE_LOGITS_STEP((double)y[k] * prm->keep + prm->offset, z[k], fl_exp(-fabs((double)z[k])), \
-                                   acc, Q);                                                                   \
-            return (acc + fl_log1p_small(Q)) / (double)K;                                                     \
+            for (ptrdiff_t k = 0; k < K; k++) {                                                               \
+                acc += fl_bce_logits_linear(z[k], (double)y[k] * prm->keep + prm->offset);                    \
+                FL_SOFTPLUS_PRODUCT_STEP(Q, fl_exp(-fabs((double)z[k])));                                     \
+            }                                                                                                 \
+            return fl_bce_logits_row_value(acc, Q, K);                                                        \
         }                                                                                                     \
         for (ptrdiff_t k = 0; k < K; k++) acc += fl_bce_logits_element_##TS(y[k], z[k], prm);                \
         return acc / (double)K;                                                                               \
@@ -485,6 +489,18 @@ FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const
         }                                                                                                     \
     } while (0)
 #define FL_ROW_MEANS(BUF, NR, K, ROWS) FL_ROW_MEANS_OF(NR, K, ROWS, (BUF)[fl_i_])
+/* FL_ROW_MEANS_OF with K a constant for each K in 2..8 (else OTHERWISE, a statement). */
+#define FL_ROW_MEANS_OF_SHORT_ROWS(NR, K, ROWS, TERM, OTHERWISE)                                               \
+    switch (K) {                                                                                              \
+    case 2: FL_ROW_MEANS_OF(NR, 2, ROWS, TERM); break;                                                        \
+    case 3: FL_ROW_MEANS_OF(NR, 3, ROWS, TERM); break;                                                        \
+    case 4: FL_ROW_MEANS_OF(NR, 4, ROWS, TERM); break;                                                        \
+    case 5: FL_ROW_MEANS_OF(NR, 5, ROWS, TERM); break;                                                        \
+    case 6: FL_ROW_MEANS_OF(NR, 6, ROWS, TERM); break;                                                        \
+    case 7: FL_ROW_MEANS_OF(NR, 7, ROWS, TERM); break;                                                        \
+    case 8: FL_ROW_MEANS_OF(NR, 8, ROWS, TERM); break;                                                        \
+    default: OTHERWISE;                                                                                       \
+    }
 
 /* FL_ROW_MEANS for nr rows of K values in buf, once per ISA level. GCC vectorises the row loop only when K is a
  * constant (then with interleaved loads, and a power-of-two K divides by multiplying with its exact reciprocal);
@@ -494,16 +510,7 @@ FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const
     ATTR static void fl_row_means_##ISA(const double* restrict buf, ptrdiff_t nr, ptrdiff_t K,                \
                                         double* restrict rows)                                                \
     {                                                                                                         \
-        switch (K) {                                                                                          \
-        case 2: FL_ROW_MEANS(buf, nr, 2, rows); break;                                                        \
-        case 3: FL_ROW_MEANS(buf, nr, 3, rows); break;                                                        \
-        case 4: FL_ROW_MEANS(buf, nr, 4, rows); break;                                                        \
-        case 5: FL_ROW_MEANS(buf, nr, 5, rows); break;                                                        \
-        case 6: FL_ROW_MEANS(buf, nr, 6, rows); break;                                                        \
-        case 7: FL_ROW_MEANS(buf, nr, 7, rows); break;                                                        \
-        case 8: FL_ROW_MEANS(buf, nr, 8, rows); break;                                                        \
-        default: FL_ROW_MEANS(buf, nr, K, rows);                                                              \
-        }                                                                                                     \
+        FL_ROW_MEANS_OF_SHORT_ROWS(nr, K, rows, buf[fl_i_], FL_ROW_MEANS(buf, nr, K, rows));                  \
     }
 
 /* ROWS(y, p, nr, K, prm, rows): rows[r] = the mean of ELEMENT over row r, the elements on a SIMD loop. With SHORT,
@@ -519,17 +526,9 @@ FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const
         double buf[FL_CHUNK];                                                                                 \
         const ptrdiff_t n = nr * K;                                                                           \
         double* restrict dst = (K == 1) ? rows : buf;                                                        \
-        if (SHORT) {                                                                                          \
-            switch (K) {                                                                                      \
-            case 2: FL_ROW_MEANS_OF(nr, 2, rows, ELEMENT(y[fl_i_], p[fl_i_], prm)); return 0;                 \
-            case 3: FL_ROW_MEANS_OF(nr, 3, rows, ELEMENT(y[fl_i_], p[fl_i_], prm)); return 0;                 \
-            case 4: FL_ROW_MEANS_OF(nr, 4, rows, ELEMENT(y[fl_i_], p[fl_i_], prm)); return 0;                 \
-            case 5: FL_ROW_MEANS_OF(nr, 5, rows, ELEMENT(y[fl_i_], p[fl_i_], prm)); return 0;                 \
-            case 6: FL_ROW_MEANS_OF(nr, 6, rows, ELEMENT(y[fl_i_], p[fl_i_], prm)); return 0;                 \
-            case 7: FL_ROW_MEANS_OF(nr, 7, rows, ELEMENT(y[fl_i_], p[fl_i_], prm)); return 0;                 \
-            case 8: FL_ROW_MEANS_OF(nr, 8, rows, ELEMENT(y[fl_i_], p[fl_i_], prm)); return 0;                 \
-            default: break;                                                                                   \
-            }                                                                                                 \
+        if (SHORT && K >= 2 && K <= 8) {                                                                      \
+            FL_ROW_MEANS_OF_SHORT_ROWS(nr, K, rows, ELEMENT(y[fl_i_], p[fl_i_], prm), (void)0);               \
+            return 0;                                                                                         \
         }                                                                                                     \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++) dst[i] = ELEMENT(y[i], p[i], prm);                                  \
@@ -719,7 +718,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         const int smoothing = (prm->keep != 1.0) | (prm->offset != 0.0);                                      \
         if (fl_bce_hard_product_row(K, lo) & !smoothing) {                                                    \
             int bad = 0, soft = 0;                                                                            \
-            FL_FOR_ROW_LENGTH(K, FL_BCE_HARD_PRODUCT_ROWS, FL_BCE_HARD_PRODUCT_COLUMNS)                                                        \
+            FL_FOR_ROW_LENGTH(K, FL_BCE_HARD_PRODUCT_ROWS, FL_BCE_HARD_PRODUCT_COLUMNS)                   \
             if (soft) {                                                                                       \
                 /* Rows that hold a soft target take the element sum (as their row function does). */         \
                 for (ptrdiff_t r = 0; r < nr; r++)                                                            \
@@ -734,16 +733,16 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
     }
 
 /* The element parts come first, on a plain SIMD loop over the chunk (lin: max(z, 0) - z·ys, e: the softplus
- * tail); the rows then add them up in k order, as FL_BCE_LOGITS_STEP does in the scalar row function. */
+ * tail); the rows then add them up in k order, as the scalar row function does. */
 #define FL_BCE_LOGITS_PRODUCT_ROWS(KC)                                                                         \
     _Pragma("omp simd")                                                                                       \
     for (ptrdiff_t r = 0; r < nr; r++) {                                                                      \
         double lin_sum = 0.0, Q = 0.0;                                                                        \
         for (ptrdiff_t k = 0; k < (KC); k++) {                                                                \
             lin_sum += lin[r * (KC) + k];                                                                     \
-            Q += e[r * (KC) + k] * (1.0 + Q);                                                                 \
+            FL_SOFTPLUS_PRODUCT_STEP(Q, e[r * (KC) + k]);                                                     \
         }                                                                                                     \
-        rows[r] = (lin_sum + fl_log1p_small(Q)) / (double)(KC);                                               \
+        rows[r] = fl_bce_logits_row_value(lin_sum, Q, KC);                                                    \
     }
 
 #define FL_BCE_LOGITS_PRODUCT_COLUMNS()                                                                        \
@@ -755,11 +754,11 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
             _Pragma("omp simd")                                                                               \
             for (ptrdiff_t r = 0; r < nr; r++) {                                                              \
                 lin_sum[r] += lin[r * K + k];                                                                 \
-                Q[r] += e[r * K + k] * (1.0 + Q[r]);                                                          \
+                FL_SOFTPLUS_PRODUCT_STEP(Q[r], e[r * K + k]);                                                 \
             }                                                                                                 \
         }                                                                                                     \
         _Pragma("omp simd")                                                                                   \
-        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = (lin_sum[r] + fl_log1p_small(Q[r])) / (double)K;        \
+        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_bce_logits_row_value(lin_sum[r], Q[r], K);           \
     } while (0)
 
 #define FL_BCE_LOGITS_ROWS(ISA, ATTR, T, TS)                                                                  \
@@ -772,10 +771,10 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
             _Pragma("omp simd")                                                                               \
             for (ptrdiff_t i = 0; i < nr * K; i++) {                                                          \
                 const double zi = z[i];                                                                       \
-                lin[i] = (zi > 0.0 ? zi : 0.0) - zi * ((double)y[i] * keep + offset);                         \
+                lin[i] = fl_bce_logits_linear(zi, (double)y[i] * keep + offset);                              \
                 e[i] = fl_exp(-fabs(zi));                                                                     \
             }                                                                                                 \
-            FL_FOR_ROW_LENGTH(K, FL_BCE_LOGITS_PRODUCT_ROWS, FL_BCE_LOGITS_PRODUCT_COLUMNS)                                                      \
+            FL_FOR_ROW_LENGTH(K, FL_BCE_LOGITS_PRODUCT_ROWS, FL_BCE_LOGITS_PRODUCT_COLUMNS)               \
             return 0;                                                                                         \
         }                                                                                                     \
         return fl_rows_bce_logits_elements_##TS##_##ISA(y, z, nr, K, prm, rows);                              \
