@@ -31,7 +31,8 @@ WARM_WINDOW_S, PROMPT_WAIT_S):
   call takes 9 ms), and as much after 20 ms of serial calls: the woken worker often lands on the caller's CPU
   (when the other core is busy) and waits out the caller's own barrier spin. So a run of serial calls says
   nothing about the workers; only a parallel call whose caller did not wait for them, and shared no CPU with
-  them, opens the window;
+  them, opens the window. A run of back-to-back calls pays for one wake-up itself once its serial calls have
+  taken about as long as a wake-up costs (WAKE_UP_BUDGET_S, 8 ms);
 - when another process holds the other core, any 2-thread call may wait for a slice (6-16 ms): a table with
   such cells was disturbed by other jobs on the machine; rerun it.
 """

@@ -35,11 +35,19 @@ PARALLEL_MIN_ELEMENTS = 1 << 21
 # at 1 ms, against 461-467 µs serial); at 3 ms it still wins but sometimes pays a slice (~8 ms), at 10 ms the
 # gain is gone, at 50 ms the wake-up costs 2-6 ms. WARM_WINDOW_S stays below the shortest spin libgomp expects
 # on any CPU (its 3 ms estimate for 300000 PAUSEs, "5 times shorter" at worst). Two warm threads win from two
-# blocks (2^15 elements) on, even on MSE (12 against 15 µs); one block always runs serially. A run of serial
-# calls says nothing about the workers (after a sleep the first parallel call still pays the wake-up), so only
-# a parallel call (2^21 elements or more, an explicit n_threads there, or a warm call) opens the window.
+# blocks (2^15 elements) on, even on MSE (12 against 15 µs); one block always runs serially. A parallel call
+# (2^21 elements or more, an explicit n_threads there, or a warm call) opens the window.
 WARM_MIN_ELEMENTS = 1 << 15
 WARM_WINDOW_S = 0.5e-3
+# A run of serial calls says nothing about the workers: after a sleep the first parallel call still pays the
+# wake-up (--wake: 4-8 ms, also after 20 ms of serial calls). So a run of back-to-back calls (each from
+# WARM_MIN_ELEMENTS on, each starting within the window of the last one's return) wakes the pool only once its
+# serial calls have taken WAKE_UP_BUDGET_S, about what one wake-up costs (rent-or-buy: a run pays at most about
+# twice what the best choice in hindsight would). The wake-up call is seldom prompt itself, so the call after it
+# runs on the default threads too; if neither opened the window (the other core is busy), the run saves up
+# again. A loss called a few times per training step never gets there; a loop evaluating batches back to back
+# gets there after a few ms, then keeps the window open with its 2-thread calls.
+WAKE_UP_BUDGET_S = 8e-3
 # A parallel call opens the window only if its calling thread, done with its own blocks, waited less than
 # PROMPT_WAIT_S for the workers and no worker ran on its CPU (_kernels.last_parallel_region): the wait is 1-30 µs
 # when they ran alongside it, 4-13 ms when one had to wait for a core (on the shared VM, a worker woken after a
@@ -87,6 +95,10 @@ def _warm_window(environ) -> float:
 # libgomp reads its environment once, when it loads: so does this.
 _warm_window_s = _warm_window(os.environ)
 _last_parallel_return = -math.inf  # time.perf_counter() when the last prompt parallel call returned
+_run_serial_s = 0.0  # what the serial calls of the current back-to-back run took
+_last_return = -math.inf  # when the last call of WARM_MIN_ELEMENTS or more returned
+_call_started = None  # when the n_threads=None call in progress started (None: none, or below WARM_MIN_ELEMENTS)
+_follow_up = False  # the last call woke the pool for a run: the next one of the run is parallel too
 
 
 def thread_count(elements: int, n_threads, since_parallel_s: float) -> int:
@@ -109,11 +121,42 @@ def thread_count(elements: int, n_threads, since_parallel_s: float) -> int:
 def kernel_threads(elements: int, n_threads) -> int:
     """The n_threads argument of a kernel call of more than one block (one block never runs in parallel).
 
-    A caller that gets more than 1 calls parallel_call_returned() when the kernel has returned.
+    The caller calls kernel_returned(threads) when the kernel has returned.
     """
+    global _call_started, _run_serial_s, _follow_up
     if elements < WARM_MIN_ELEMENTS and elements < PARALLEL_MIN_ELEMENTS:
         return 1  # no clock read
-    return thread_count(elements, n_threads, time.perf_counter() - _last_parallel_return)
+    now = time.perf_counter()
+    threads = thread_count(elements, n_threads, now - _last_parallel_return)
+    if n_threads is not None:
+        return threads  # not part of a run: an explicit count keeps its meaning
+    _call_started = now
+    if threads == 1 and elements < PARALLEL_MIN_ELEMENTS:
+        # the run rule (WAKE_UP_BUDGET_S): thread_count(..., 0.0) is the default count where workers may spin
+        if now - _last_return >= _warm_window_s:
+            _run_serial_s, _follow_up = 0.0, False  # a pause: a new run
+        elif _follow_up:
+            _follow_up = False
+            return thread_count(elements, None, 0.0)
+        elif _run_serial_s >= WAKE_UP_BUDGET_S:
+            _run_serial_s = 0.0
+            threads = thread_count(elements, None, 0.0)
+            _follow_up = threads > 1
+    return threads
+
+
+def kernel_returned(threads: int):
+    """Books a kernel call that kernel_threads() gave `threads`: a parallel call may open the warm window
+    (parallel_call_returned); a serial one adds its time to the current run of calls."""
+    global _call_started, _run_serial_s, _last_return
+    if threads > 1:
+        parallel_call_returned()
+    if _call_started is not None:
+        now = time.perf_counter()
+        if threads == 1:
+            _run_serial_s += now - _call_started
+        _last_return = now
+        _call_started = None
 
 
 def parallel_call_returned():
@@ -391,8 +434,7 @@ def evaluate(
             keep, offset = 1.0 - smoothing, smoothing / (smoothing_classes or K)
         params = _params(options, lo, hi, keep, offset, delta)
         result = kernel(yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, params, columns, block_rows, threads)
-    if threads > 1:
-        parallel_call_returned()
+    kernel_returned(threads)
     S, W, V, Z, cw_nonzero, error, error_row = result
     if error:
         _raise_kernel_error(error, error_row, yt, yp, rows_shape, sparse, class_weight, cw, mask_arr,

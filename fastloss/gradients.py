@@ -203,8 +203,7 @@ def value_and_grad(loss_name, y_true, y_pred, *, out=None, **options):
         params = kernel_params(None, lo=lo, hi=hi, keep=keep, offset=offset, delta=delta)
         result = kernel(yt, yp, grad, rows_out, sw, sw_inner, cw, mask_arr, mask_inner, params, None, scale,
                         block_rows, threads)
-    if threads > 1:
-        _engine.parallel_call_returned()
+    _engine.kernel_returned(threads)
     S, W, V, Z, cw_nonzero, error, error_row = result
     if error:
         _raise_kernel_error(error, error_row, yt, yp, rows_shape, spec.sparse, args["class_weight"], cw,

@@ -174,3 +174,122 @@ def test_last_parallel_region_is_measured():
         second = _engine._kernels.last_parallel_region()
     for wait, shared_cpu in (first, second):
         assert 0.0 <= wait < 60.0 and shared_cpu in (True, False)
+
+
+class FakeClock:
+    """time.perf_counter for _engine, moved by hand (in binary fractions of a second: sums stay exact)."""
+
+    def __init__(self):
+        self.now = 1024.0
+
+    def perf_counter(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(two_cores, monkeypatch):
+    """A fake clock and a fresh thread state: no parallel call yet, no run of serial calls."""
+    fake = FakeClock()
+    monkeypatch.setattr(_engine, "time", fake)
+    monkeypatch.setattr(_engine, "_last_parallel_return", -math.inf)
+    monkeypatch.setattr(_engine, "_run_serial_s", 0.0)
+    monkeypatch.setattr(_engine, "_last_return", -math.inf)
+    monkeypatch.setattr(_engine, "_call_started", None)
+    monkeypatch.setattr(_engine, "_follow_up", False)
+    monkeypatch.setattr(_engine._kernels, "last_parallel_region", lambda: (2e-6, False))  # prompt
+    return fake
+
+
+MS = 2.0**-10  # about a millisecond
+BUDGET_CALLS = math.ceil(_engine.WAKE_UP_BUDGET_S / MS)  # serial calls of MS that spend the wake-up budget
+
+
+def _call(clock, elements=100_000, n_threads=None, takes=MS, pause=2.0**-14):
+    """One kernel call as _engine.evaluate makes it: the pause since the last call, the threads, the kernel."""
+    clock.now += pause
+    threads = _engine.kernel_threads(elements, n_threads)
+    clock.now += takes if threads == 1 else takes / 2
+    _engine.kernel_returned(threads)
+    return threads
+
+
+def test_a_back_to_back_run_wakes_the_pool_once_it_has_paid_for_it(clock):
+    calls = BUDGET_CALLS
+    assert [_call(clock) for _ in range(calls)] == [1] * calls  # the budget, spent serially
+    assert _call(clock) == 2  # the wake-up
+    assert [_call(clock) for _ in range(5)] == [2] * 5  # the window stays open
+
+
+def test_a_pause_starts_a_new_run(clock):
+    calls = BUDGET_CALLS
+    threads = [_call(clock) for _ in range(calls - 1)]
+    threads += [_call(clock, pause=2 * WINDOW)]  # not back to back: the run so far does not count
+    threads += [_call(clock) for _ in range(calls - 1)]
+    assert threads == [1] * (2 * calls - 1)
+    assert _call(clock) == 2
+
+
+def test_a_late_wake_up_is_followed_by_one_more_parallel_call(clock, monkeypatch):
+    waits = []
+    monkeypatch.setattr(_engine._kernels, "last_parallel_region", lambda: waits.pop(0))
+    calls = BUDGET_CALLS
+    for _ in range(calls):
+        _call(clock)
+    waits += [(0.008, False), (2e-6, False)]  # the wake-up waited for its worker, the next call did not
+    assert [_call(clock), _call(clock)] == [2, 2]
+    waits += [(2e-6, False)] * 3
+    assert [_call(clock) for _ in range(3)] == [2, 2, 2]  # the window is open
+
+
+def test_a_run_that_finds_the_core_busy_saves_up_again(clock, monkeypatch):
+    monkeypatch.setattr(_engine._kernels, "last_parallel_region", lambda: (0.008, False))  # always waits
+    calls = BUDGET_CALLS
+    for _ in range(calls):
+        _call(clock)
+    assert [_call(clock), _call(clock)] == [2, 2]  # the wake-up and its follow-up
+    assert [_call(clock) for _ in range(calls)] == [1] * calls
+    assert [_call(clock), _call(clock)] == [2, 2]
+
+
+def test_a_pause_after_a_wake_up_drops_the_follow_up(clock, monkeypatch):
+    monkeypatch.setattr(_engine._kernels, "last_parallel_region", lambda: (0.008, False))
+    for _ in range(BUDGET_CALLS):
+        _call(clock)
+    assert _call(clock) == 2
+    assert _call(clock, pause=2 * WINDOW) == 1
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, -1])
+def test_an_explicit_n_threads_is_not_part_of_a_run(clock, n_threads):
+    assert [_call(clock, n_threads=n_threads) for _ in range(50)] == [1] * 50
+    assert _engine._run_serial_s == 0.0
+
+
+def test_calls_below_warm_min_elements_are_not_part_of_a_run(clock):
+    assert [_call(clock, elements=WARM - 1, takes=8 * MS) for _ in range(10)] == [1] * 10
+    assert _engine._run_serial_s == 0.0
+    assert _engine._last_return == -math.inf
+
+
+def test_no_run_rule_without_spinning_workers(clock, monkeypatch):
+    monkeypatch.setattr(_engine, "_warm_window_s", 0.0)  # OMP_WAIT_POLICY=passive: every pause is a new run
+    assert [_call(clock, pause=0.0) for _ in range(50)] == [1] * 50
+
+
+def test_no_run_rule_when_oversubscribed(clock, monkeypatch):
+    monkeypatch.setattr(_engine._kernels, "max_threads", lambda: 4)
+    assert [_call(clock) for _ in range(50)] == [1] * 50
+
+
+def test_a_run_of_real_calls_gives_the_serial_bits(two_cores, monkeypatch):
+    # real calls: the run's wake-up (forced by a zero budget) and the warm calls after it
+    monkeypatch.setattr(_engine, "WAKE_UP_BUDGET_S", 0.0)
+    monkeypatch.setattr(_engine, "_warm_window_s", 60.0)
+    monkeypatch.setattr(_engine, "_last_parallel_return", -math.inf)
+    monkeypatch.setattr(_engine, "_last_return", -math.inf)
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 10, size=20_000)
+    z = rng.normal(size=(20_000, 10))
+    want = fastloss.sparse_categorical_crossentropy(y, z, from_logits=True, n_threads=1)
+    got = [fastloss.sparse_categorical_crossentropy(y, z, from_logits=True) for _ in range(4)]
+    assert all(g == want for g in got)
