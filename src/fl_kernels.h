@@ -117,6 +117,8 @@ typedef struct {
     fl_row_f32_fn categorical_focal_probabilities_f32, categorical_focal_logits_f32;
     fl_row_f64_fn categorical_focal_probabilities_f64, categorical_focal_logits_f64;
     void (*reduce_rows)(const double*, ptrdiff_t, const double*, double*);
+    double (*stream_sum_f32)(const float*, ptrdiff_t);  /* the benchmarks' read roofline */
+    double (*stream_sum_f64)(const double*, ptrdiff_t);
     fl_chunk_weights_f32_fn chunk_weights_f32;
     fl_chunk_weights_f64_fn chunk_weights_f64;
 
@@ -1154,6 +1156,20 @@ FL_INLINE void fl_focal_alphas(const fl_params* prm, ptrdiff_t k0, ptrdiff_t n, 
         sums[2] = FL_LANE_SUM(nz, nz_tail);                                                                   \
     }
 
+/* Σ x[0..n) in 16 double lanes, with no loss math: what reading the bytes costs (_kernels.stream_sum, the
+ * benchmarks' roofline). In each level's vectors, so that no conversion or add limits it below the memory. */
+#define FL_STREAM_SUM(ISA, ATTR, T, TS)                                                                       \
+    ATTR static double fl_stream_sum_##TS##_##ISA(const T* restrict x, ptrdiff_t n)                           \
+    {                                                                                                         \
+        double lane[16] = {0.0}, total = 0.0;                                                                 \
+        ptrdiff_t i = 0;                                                                                      \
+        for (; i + 16 <= n; i += 16)                                                                          \
+            for (int j = 0; j < 16; j++) lane[j] += (double)x[i + j];                                         \
+        for (; i < n; i++) total += (double)x[i];                                                             \
+        for (int j = 0; j < 16; j++) total += lane[j];                                                        \
+        return total;                                                                                         \
+    }
+
 #include "fl_weights.h"
 #include "fl_overlap.h"
 #include "fl_sparse.h"
@@ -1177,6 +1193,8 @@ FL_INLINE void fl_focal_alphas(const fl_params* prm, ptrdiff_t k0, ptrdiff_t n, 
     FL_CATEGORICAL_FOCAL_TERMS(ISA, ATTR, float, f32)                                                         \
     FL_CATEGORICAL_FOCAL_TERMS(ISA, ATTR, double, f64)                                                        \
     FL_REDUCE_ROWS(ISA, ATTR)                                                                                 \
+    FL_STREAM_SUM(ISA, ATTR, float, f32)                                                                      \
+    FL_STREAM_SUM(ISA, ATTR, double, f64)                                                                     \
     FL_CHUNK_WEIGHTS(ISA, ATTR, float, f32)                                                                   \
     FL_CHUNK_WEIGHTS(ISA, ATTR, double, f64)                                                                  \
     FL_OVERLAP_LEVEL(ISA, ATTR)                                                                               \
@@ -1212,6 +1230,8 @@ FL_INLINE void fl_focal_alphas(const fl_params* prm, ptrdiff_t k0, ptrdiff_t n, 
         .categorical_focal_logits_f32 = fl_row_categorical_focal_logits_f32_##ISA,                            \
         .categorical_focal_logits_f64 = fl_row_categorical_focal_logits_f64_##ISA,                            \
         .reduce_rows = fl_reduce_rows_##ISA,                                                                  \
+        .stream_sum_f32 = fl_stream_sum_f32_##ISA,                                                            \
+        .stream_sum_f64 = fl_stream_sum_f64_##ISA,                                                            \
         .chunk_weights_f32 = fl_chunk_weights_f32_##ISA,                                                      \
         .chunk_weights_f64 = fl_chunk_weights_f64_##ISA,                                                      \
         FL_OVERLAP_ENTRIES(ISA)                                                                               \

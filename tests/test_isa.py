@@ -143,3 +143,22 @@ def test_full_chunks_give_the_same_bits_at_every_level(dtype):
                 assert got == reference, f"{name} at {level}"
     finally:
         _kernels.select_isa(None)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_stream_sum_is_the_sum_at_every_level_and_thread_count(dtype):
+    # The benchmarks' roofline reads its buffer through the dispatched level; its value must still be the sum.
+    rng = np.random.default_rng(9)
+    x = rng.uniform(-1.0, 1.0, 3 * (1 << 14) + 37).astype(dtype)  # whole blocks, a partial one, a lane tail
+    want = float(np.sum(x.astype(np.float64)))
+    try:
+        for level in LEVELS:
+            try:
+                _kernels.select_isa(level)
+            except ValueError:  # this CPU does not run it
+                continue
+            for threads in (1, 2):
+                assert _kernels.stream_sum(x, threads) == pytest.approx(want, rel=1e-12, abs=1e-9), (level, threads)
+        assert _kernels.stream_sum(x[:0], 1) == 0.0
+    finally:
+        _kernels.select_isa(None)
