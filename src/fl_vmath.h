@@ -8,7 +8,7 @@
  *   fl_log(x):  x NaN -> NaN, x < 0 -> NaN, x = +-0 -> -inf, x = +inf -> +inf, subnormals handled.
  *               fdlibm e_log.c algorithm (< 1 ulp).
  *   fl_exp(x):  NaN -> NaN, overflow -> +inf, underflow -> subnormal/0; degree-13 polynomial on
- *               |r| <= ln2/2 after Cody-Waite reduction (~1 ulp).
+ *               |r| <= ln2/2 after Cody-Waite reduction, evaluated by Estrin's scheme (< 1.35 ulp).
  *   fl_log1p_small(t): log1p(t) for t > -1 via u = 1+t and the standard correction (t - (u-1))/u (no
  *               special-case handling beyond what fl_log does).
  *   fl_log1p_unit(t): log1p(t) for t in [0, 1] (e.g. t = exp(-|z|)), no reduction or special cases (< 1.3 ulp).
@@ -90,20 +90,18 @@ FL_INLINE double fl_exp(double x)
     double t = xc * invln2 + shifter;
     double kd = t - shifter;                       /* round(x / ln2), exactly integral */
     double r = (xc - kd * ln2_hi) - kd * ln2_lo;   /* |r| <= ~0.347 */
-    /* exp(r) = 1 + r + r^2 (1/2 + r/6 + ...): Taylor to r^13 (truncation < 1e-17 relative). */
-    double q = 1.0 / 6227020800.0;
-    q = q * r + 1.0 / 479001600.0;
-    q = q * r + 1.0 / 39916800.0;
-    q = q * r + 1.0 / 3628800.0;
-    q = q * r + 1.0 / 362880.0;
-    q = q * r + 1.0 / 40320.0;
-    q = q * r + 1.0 / 5040.0;
-    q = q * r + 1.0 / 720.0;
-    q = q * r + 1.0 / 120.0;
-    q = q * r + 1.0 / 24.0;
-    q = q * r + 1.0 / 6.0;
-    q = q * r + 0.5;
-    double p = 1.0 + (r + (r * r) * q);
+    /* exp(r) = 1 + r + r^2 q(r), q(r) = 1/2! + r/3! + ... + r^11/13! (Taylor to r^13: truncation < 1e-17
+     * relative), q by Estrin's scheme: Horner's chain of 12 dependent multiply-adds left the loop waiting on
+     * latency (1.9 against 1.3-1.4 ns per element on AVX-512, L1-resident; same accuracy, < 1.35 ulp). */
+    double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    double q01 = 1.0 / 2.0 + r * (1.0 / 6.0);
+    double q23 = 1.0 / 24.0 + r * (1.0 / 120.0);
+    double q45 = 1.0 / 720.0 + r * (1.0 / 5040.0);
+    double q67 = 1.0 / 40320.0 + r * (1.0 / 362880.0);
+    double q89 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0);
+    double qab = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0);
+    double q = ((q01 + r2 * q23) + r4 * (q45 + r2 * q67)) + r8 * (q89 + r2 * qab);
+    double p = 1.0 + (r + r2 * q);
     /* 2^k in two halves so that k in [-1076, 1024] gives correct subnormals and overflow to inf. */
     double k1 = (kd * 0.5 + shifter) - shifter;    /* round(k/2) */
     double k2 = kd - k1;
