@@ -136,11 +136,31 @@ def small_blocks(monkeypatch):
 ISA_LEVELS = ("baseline", "x86-64-v3", "x86-64-v4")
 
 
+def _each_isa_level():
+    """Selects each x86-64 level this CPU runs in turn and yields its name; the best level is restored after."""
+    from fastloss import _kernels
+
+    try:
+        for level in ISA_LEVELS:
+            try:
+                _kernels.select_isa(level)
+            except ValueError:  # this CPU does not run it
+                continue
+            yield level
+    finally:
+        _kernels.select_isa(None)
+
+
+@pytest.fixture
+def each_isa_level():
+    """``for level in each_isa_level(): ...`` runs the body at every level this CPU runs (baseline included)."""
+    return _each_isa_level
+
+
 @pytest.fixture
 def assert_same_bits(small_blocks):
     """A check that ``run(n_threads)`` -> (Totals, per-row array) gives the same bits for every thread count and at
     every x86-64 level this CPU runs (the baseline included); the best level is restored afterwards."""
-    from fastloss import _kernels
 
     def check(run):
         ref_totals, ref_rows = run(1)
@@ -149,18 +169,11 @@ def assert_same_bits(small_blocks):
             assert totals == ref_totals, f"n_threads={n_threads}"
             assert rows.tobytes() == ref_rows.tobytes(), f"n_threads={n_threads}"
         levels = []
-        try:
-            for level in ISA_LEVELS:
-                try:
-                    _kernels.select_isa(level)
-                except ValueError:  # this CPU does not run it
-                    continue
-                levels.append(level)
-                totals, rows = run(2)
-                assert totals == ref_totals, level
-                assert rows.tobytes() == ref_rows.tobytes(), level
-        finally:
-            _kernels.select_isa(None)
+        for level in _each_isa_level():
+            levels.append(level)
+            totals, rows = run(2)
+            assert totals == ref_totals, level
+            assert rows.tobytes() == ref_rows.tobytes(), level
         assert "baseline" in levels
 
     return check

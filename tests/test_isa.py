@@ -14,7 +14,7 @@ import pytest
 import fastloss
 from fastloss import _kernels
 
-LEVELS = ("baseline", "x86-64-v3", "x86-64-v4")  # also tests/conftest.py ISA_LEVELS, which assert_same_bits walks
+LEVELS = ("baseline", "x86-64-v3", "x86-64-v4")  # also tests/conftest.py ISA_LEVELS, which each_isa_level walks
 
 
 def _workloads():
@@ -104,7 +104,7 @@ def test_hard_label_shortcut_gives_the_bits_of_the_two_log_formula(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-def test_full_chunks_give_the_same_bits_at_every_level(dtype):
+def test_full_chunks_give_the_same_bits_at_every_level(dtype, each_isa_level):
     # The workloads above run in blocks of 7 elements; here the engine's own blocks hold full chunks of rows, so the
     # per-row loops (row means of short rows, mask and sample-weight runs, labels, class weights) run as whole
     # vectors.
@@ -128,37 +128,26 @@ def test_full_chunks_give_the_same_bits_at_every_level(dtype):
         "bce K=7, sample_weight per row": (rng.random((n, t, 7)).round(), rng.random((n, t, 7)),
                                            dict(sample_weight=rng.random((n, t)))),
     }
-    try:
-        for name, (y, p, kw) in cases.items():
-            y, p = y.astype(dtype), p.astype(dtype)
-            reference = None
-            for level in LEVELS:
-                try:
-                    _kernels.select_isa(level)
-                except ValueError:  # this CPU does not run it
-                    continue
-                got = (fastloss.binary_crossentropy(y, p, reduction="totals", **kw),
-                       fastloss.binary_crossentropy(y, p, reduction="none", **kw).tobytes())
-                reference = reference or got
-                assert got == reference, f"{name} at {level}"
-    finally:
-        _kernels.select_isa(None)
+    for name, (y, p, kw) in cases.items():
+        y, p = y.astype(dtype), p.astype(dtype)
+        reference = None
+        for level in each_isa_level():
+            got = (fastloss.binary_crossentropy(y, p, reduction="totals", **kw),
+                   fastloss.binary_crossentropy(y, p, reduction="none", **kw).tobytes())
+            reference = reference or got
+            assert got == reference, f"{name} at {level}"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-def test_stream_sum_is_the_sum_at_every_level_and_thread_count(dtype):
+def test_stream_sum_is_the_sum_at_every_level_and_thread_count(dtype, each_isa_level):
     # The benchmarks' roofline reads its buffer through the dispatched level; its value must still be the sum.
     rng = np.random.default_rng(9)
     x = rng.uniform(-1.0, 1.0, 3 * (1 << 14) + 37).astype(dtype)  # whole blocks, a partial one, a lane tail
     want = float(np.sum(x.astype(np.float64)))
-    try:
-        for level in LEVELS:
-            try:
-                _kernels.select_isa(level)
-            except ValueError:  # this CPU does not run it
-                continue
-            for threads in (1, 2):
-                assert _kernels.stream_sum(x, threads) == pytest.approx(want, rel=1e-12, abs=1e-9), (level, threads)
+    levels = []
+    for level in each_isa_level():
+        levels.append(level)
+        for threads in (1, 2):
+            assert _kernels.stream_sum(x, threads) == pytest.approx(want, rel=1e-12, abs=1e-9), (level, threads)
         assert _kernels.stream_sum(x[:0], 1) == 0.0
-    finally:
-        _kernels.select_isa(None)
+    assert "baseline" in levels

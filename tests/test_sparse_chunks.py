@@ -12,25 +12,10 @@ import numpy as np
 import pytest
 
 import fastloss
-from fastloss import _kernels
 from fastloss.gradients import value_and_grad
 
-LEVELS = ("baseline", "x86-64-v3", "x86-64-v4")
 LABEL_DTYPES = ["int32", "int64", "float32", "float64"]
 scce = fastloss.sparse_categorical_crossentropy
-
-
-def _levels():
-    """Select each level this CPU runs in turn (the best one again afterwards)."""
-    try:
-        for level in LEVELS:
-            try:
-                _kernels.select_isa(level)
-            except ValueError:  # this CPU does not run it
-                continue
-            yield level
-    finally:
-        _kernels.select_isa(None)
 
 
 def _predictions(rng, shape, from_logits):
@@ -60,11 +45,11 @@ def _weightings(rng, n, t, K):
 
 @pytest.mark.parametrize("K", [1, 3, 10, 256])
 @pytest.mark.parametrize("from_logits", [False, True], ids=["probabilities", "logits"])
-def test_chunks_give_the_bits_of_the_row_functions(from_logits, K):
+def test_chunks_give_the_bits_of_the_row_functions(from_logits, K, each_isa_level):
     rng = np.random.default_rng(K)
     n, t = 61, 7  # 427 rows: several chunks, and a partial one
     y_pred = _predictions(rng, (n, t, K), from_logits)
-    for level in _levels():
+    for level in each_isa_level():
         for label_dtype in LABEL_DTYPES:
             labels = rng.integers(0, K, (n, t)).astype(label_dtype)
             for name, weighting in _weightings(rng, n, t, K).items():
