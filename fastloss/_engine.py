@@ -412,11 +412,6 @@ def evaluate(
 
     out = np.empty(n_rows, dtype=dtype) if reduction == "none" else None
     block_rows = max(1, BLOCK_ELEMENTS // K)
-    threads = 1 if n_rows <= block_rows else kernel_threads(n_rows * K, n_threads)
-    if reduction in _NEEDS_NONZERO_ENTRIES and sw is not None and cw is None:
-        # E0, counted here rather than in prepare: on the kernel's threads, in one SIMD pass (np.count_nonzero
-        # on a float array takes ~4x the time of reading it).
-        nonzero_entries = _kernels.count_nonzero(sw, threads)
     lo, hi = _CLIP_BOUNDS[dtype]
     kernel = getattr(_kernels, kernel_name)
     if columns is not None:
@@ -424,8 +419,7 @@ def evaluate(
     if sparse:
         ignore = None if ignore_class is None else int(ignore_class)
         params = _params(options, lo, hi, 1.0, 0.0, delta)
-        result = kernel(yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, ignore, params, columns,
-                        block_rows, threads)
+        args = (yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, ignore, params, columns, block_rows)
     else:
         # Targets enter the element math as y * keep + offset: label smoothing, or hinge's {0, 1} -> {-1, 1}.
         if target_transform is not None:
@@ -433,8 +427,16 @@ def evaluate(
         else:
             keep, offset = 1.0 - smoothing, smoothing / (smoothing_classes or K)
         params = _params(options, lo, hi, keep, offset, delta)
-        result = kernel(yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, params, columns, block_rows, threads)
-    kernel_returned(threads)
+        args = (yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, params, columns, block_rows)
+    threads = 1 if n_rows <= block_rows else kernel_threads(n_rows * K, n_threads)
+    try:
+        if reduction in _NEEDS_NONZERO_ENTRIES and sw is not None and cw is None:
+            # E0, counted here rather than in prepare: on the kernel's threads, in one SIMD pass
+            # (np.count_nonzero on a float array takes ~4x the time of reading it).
+            nonzero_entries = _kernels.count_nonzero(sw, threads)
+        result = kernel(*args, threads)
+    finally:
+        kernel_returned(threads)  # also after a raise: a call in progress never outlives its kernel
     S, W, V, Z, cw_nonzero, error, error_row = result
     if error:
         _raise_kernel_error(error, error_row, yt, yp, rows_shape, sparse, class_weight, cw, mask_arr,

@@ -187,23 +187,26 @@ def value_and_grad(loss_name, y_true, y_pred, *, out=None, **options):
     else:
         grad = _gradient_out(out, pred_shape_given, dtype, (y_true, y_pred, yt, yp)).reshape(n_rows, K)
     block_rows = max(1, _engine.BLOCK_ELEMENTS // K)  # read at call time: the tests shrink them
-    threads = 1 if n_rows <= block_rows else _engine.kernel_threads(n_rows * K, args["n_threads"])
     lo, hi = _CLIP_BOUNDS[dtype]
     kernel = getattr(_kernels, kernel_name)
     if spec.sparse:
         ignore = None if ignore_class is None else int(ignore_class)
         params = kernel_params(None, lo=lo, hi=hi, keep=1.0, offset=0.0, delta=delta)
-        result = kernel(yt, yp, grad, rows_out, sw, sw_inner, cw, mask_arr, mask_inner, ignore, params, None,
-                        scale, block_rows, threads)
+        kernel_args = (yt, yp, grad, rows_out, sw, sw_inner, cw, mask_arr, mask_inner, ignore, params, None, scale,
+                       block_rows)
     else:
         if spec.target_transform is not None:
             keep, offset = spec.target_transform(yt, _included_rows(mask_arr, mask_inner, n_rows))
         else:
             keep, offset = 1.0 - smoothing, smoothing / (spec.smoothing_classes or K)
         params = kernel_params(None, lo=lo, hi=hi, keep=keep, offset=offset, delta=delta)
-        result = kernel(yt, yp, grad, rows_out, sw, sw_inner, cw, mask_arr, mask_inner, params, None, scale,
-                        block_rows, threads)
-    _engine.kernel_returned(threads)
+        kernel_args = (yt, yp, grad, rows_out, sw, sw_inner, cw, mask_arr, mask_inner, params, None, scale,
+                       block_rows)
+    threads = 1 if n_rows <= block_rows else _engine.kernel_threads(n_rows * K, args["n_threads"])
+    try:
+        result = kernel(*kernel_args, threads)
+    finally:
+        _engine.kernel_returned(threads)
     S, W, V, Z, cw_nonzero, error, error_row = result
     if error:
         _raise_kernel_error(error, error_row, yt, yp, rows_shape, spec.sparse, args["class_weight"], cw,

@@ -293,3 +293,16 @@ def test_a_run_of_real_calls_gives_the_serial_bits(two_cores, monkeypatch):
     want = fastloss.sparse_categorical_crossentropy(y, z, from_logits=True, n_threads=1)
     got = [fastloss.sparse_categorical_crossentropy(y, z, from_logits=True) for _ in range(4)]
     assert all(g == want for g in got)
+
+
+def test_a_call_that_raises_is_booked_all_the_same(clock, monkeypatch):
+    # a kernel that raises must not leave its start behind for the next call to book as its own time
+    def broken(*args):
+        raise RuntimeError("kernel")
+
+    monkeypatch.setattr(_engine._kernels, "absolute_error", broken)
+    y = np.zeros(100_000)
+    with pytest.raises(RuntimeError, match="kernel"):
+        fastloss.mean_absolute_error(y, y)
+    assert _engine._call_started is None
+    assert _engine._last_return == clock.now
