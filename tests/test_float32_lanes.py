@@ -89,6 +89,29 @@ def test_bce_logits_specials():
         np.testing.assert_allclose(got, want, rtol=ELEMENT_RTOL, atol=SUBNORMAL_ATOL, equal_nan=True)
 
 
+@pytest.mark.parametrize("K", [1, 3, 8, 10])
+def test_bce_logits_hard_chunks_give_the_bits_of_mixed_chunks(K, each_isa_level):
+    """A chunk whose targets are all 0 or 1 runs the element on float lanes only; one soft target sends its chunk
+    through the general element, which takes the same float-lane value for each hard target. So a row's bits do
+    not depend on the other targets of its chunk."""
+    rng = np.random.default_rng(K)
+    rows = 40000 // K
+    z = np.concatenate([rng.normal(0.0, 4.0, rows * K - 6),
+                        [np.inf, -np.inf, 0.0, -0.0, 90.0, -95.0]]).astype(np.float32).reshape(rows, K)
+    hard = (rng.random((rows, K)) < 0.5).astype(np.float32)
+    mixed = hard.copy()
+    soft_rows = np.arange(0, rows, 97)  # at least one row in every chunk of 2048 elements
+    mixed[soft_rows, 0] = 0.25
+    kept = np.setdiff1d(np.arange(rows), soft_rows)
+    for level in each_isa_level():
+        got = fastloss.binary_crossentropy(hard, z, from_logits=True, reduction="none", n_threads=1)
+        other = fastloss.binary_crossentropy(mixed, z, from_logits=True, reduction="none", n_threads=1)
+        assert np.array_equal(got[kept], other[kept], equal_nan=True), level
+        want = oracle.binary_crossentropy(hard.astype(np.float64), z.astype(np.float64), from_logits=True,
+                                          reduction="none")
+        np.testing.assert_allclose(got, want, rtol=ELEMENT_RTOL, atol=SUBNORMAL_ATOL, equal_nan=True)
+
+
 @pytest.mark.parametrize("K", [10, 1000, 32000])
 @pytest.mark.parametrize("margin", [0.0, 5.0, 15.0, 30.0])
 def test_sparse_crossentropy_logits_confident_rows(K, margin):
