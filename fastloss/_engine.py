@@ -339,6 +339,49 @@ def prepare(y_true, y_pred, *, sparse, elementwise, ignore_class, sample_weight,
     nonzero_entries, mask_arr, mask_inner, cw): C-contiguous (R, K) rows (or R labels), the compute dtype, the
     shapes, and the weighting buffers the drivers take.
     """
+    pair = None if sparse else _same_shape_float_pair(y_true, y_pred, elementwise)
+    if pair is not None:
+        yt, yp, dtype, pred_shape_given, rows_shape, n_rows, K = pair
+    else:
+        yt, yp, dtype, pred_shape_given, rows_shape, n_rows, K = _coerce_pair(y_true, y_pred, sparse, elementwise,
+                                                                              ignore_class)
+
+    sw, sw_inner, weight_entries, nonzero_entries = _sample_weight(sample_weight, rows_shape, n_rows,
+                                                                   count_nonzero_entries, float32_weights)
+    mask_arr, mask_inner = _mask(mask, rows_shape)
+    cw = class_weight_table(class_weight)
+    if cw is not None:
+        weight_entries = n_rows  # the effective weight array is per row
+
+    return (yt, yp, dtype, pred_shape_given, rows_shape, n_rows, K, sw, sw_inner, weight_entries, nonzero_entries,
+            mask_arr, mask_inner, cw)
+
+
+def _same_shape_float_pair(y_true, y_pred, elementwise):
+    """_coerce_pair's result for its most common input, without its general steps: two NumPy arrays of one shape
+    and one float dtype (float32 or float64, native order), which it would only reshape. None for anything else.
+    (A 1e3-element MAE call: 4.8 -> 3.6 µs.)"""
+    if type(y_pred) is not np.ndarray or type(y_true) is not np.ndarray:
+        return None
+    shape = y_pred.shape
+    dtype = _FLOAT_DTYPES.get(y_pred.dtype)
+    if dtype is None or not shape or not shape[-1] or y_true.shape != shape:
+        return None  # _coerce_pair converts, or raises its errors
+    if _FLOAT_DTYPES.get(y_true.dtype) is not dtype:
+        return None
+    yt, yp = np.ascontiguousarray(y_true), np.ascontiguousarray(y_pred)
+    if len(shape) == 2:  # already (rows, K): a reshape costs ~0.2 µs per array
+        return yt, yp, dtype, shape, shape[:1], shape[0], shape[1]
+    if elementwise and len(shape) == 1:
+        rows_shape, K = shape, 1
+    else:
+        rows_shape, K = shape[:-1], shape[-1]
+    n_rows = y_pred.size // K
+    return yt.reshape(n_rows, K), yp.reshape(n_rows, K), dtype, shape, rows_shape, n_rows, K
+
+
+def _coerce_pair(y_true, y_pred, sparse, elementwise, ignore_class):
+    """(yt, yp, dtype, pred_shape_given, rows_shape, n_rows, K) of prepare: any array-like input, checked."""
     y_pred_arr = _read(y_pred, "y_pred")
     if y_pred_arr.ndim == 0:
         raise ValueError("y_pred: expected an array with at least one axis, got a scalar")
@@ -362,16 +405,7 @@ def prepare(y_true, y_pred, *, sparse, elementwise, ignore_class, sample_weight,
     else:
         yt = _match_dense_target(_read(y_true, "y_true"), y_pred_arr, pred_shape_given)
         yt = np.ascontiguousarray(yt, dtype=dtype).reshape(n_rows, K)
-
-    sw, sw_inner, weight_entries, nonzero_entries = _sample_weight(sample_weight, rows_shape, n_rows,
-                                                                   count_nonzero_entries, float32_weights)
-    mask_arr, mask_inner = _mask(mask, rows_shape)
-    cw = class_weight_table(class_weight)
-    if cw is not None:
-        weight_entries = n_rows  # the effective weight array is per row
-
-    return (yt, yp, dtype, pred_shape_given, rows_shape, n_rows, K, sw, sw_inner, weight_entries, nonzero_entries,
-            mask_arr, mask_inner, cw)
+    return yt, yp, dtype, pred_shape_given, rows_shape, n_rows, K
 
 
 def evaluate(
