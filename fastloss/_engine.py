@@ -201,7 +201,7 @@ def _read(x, name: str) -> np.ndarray:
 
 
 def _as_labels(y_true, rows_shape, name="y_true") -> np.ndarray:
-    labels = _to_numpy(y_true, name)
+    labels = _read(y_true, name)
     if labels.shape != rows_shape and labels.shape == rows_shape + (1,):
         labels = labels[..., 0]
     if labels.shape != rows_shape:
@@ -218,7 +218,7 @@ def _as_labels(y_true, rows_shape, name="y_true") -> np.ndarray:
         if kind == "u" and size == 8 and labels.size and labels.max() > np.iinfo(np.int64).max:
             raise ValueError(f"{name}: label {labels.max()} is out of range")
         dtype = np.int64
-    return np.ascontiguousarray(labels.reshape(-1), dtype=dtype)
+    return np.ascontiguousarray(labels.ravel(), dtype=dtype)
 
 
 def _match_dense_target(y_true: np.ndarray, y_pred: np.ndarray, pred_shape_given) -> np.ndarray:
@@ -236,7 +236,7 @@ def _prefix_broadcast(x: np.ndarray, rows_shape, name: str):
     """(flat array, rows per entry) for an array whose shape leads the row shape; never expanded to row size."""
     shape = x.shape
     if shape == rows_shape[: len(shape)]:  # the common case, without the search below
-        return x if len(shape) == 1 else x.reshape(-1), math.prod(rows_shape[len(shape):])
+        return x if len(shape) == 1 else x.ravel(), math.prod(rows_shape[len(shape):])  # ravel: 0.15 µs less
     while shape and shape != rows_shape[: len(shape)] and shape[-1] == 1:
         shape = shape[:-1]  # (N, 1) on rows (N, T) is per-sample, as Keras users write it
     if len(shape) > len(rows_shape) or shape != rows_shape[: len(shape)]:
@@ -273,7 +273,7 @@ def _mask(mask, rows_shape):
     m = _read(mask, "mask")
     flat, inner = _prefix_broadcast(m, rows_shape, "mask")
     if flat.dtype == np.bool_:
-        flat = np.ascontiguousarray(flat).view(np.uint8)
+        flat = np.ascontiguousarray(flat)  # the kernels read bool bytes (0 or 1) as uint8
     else:
         flat = (flat != 0).view(np.uint8)
     return flat, inner
