@@ -33,6 +33,8 @@ def workloads(dtype):
     bad_in_masked_row[np.argmin(mask[:, 0]), 0, 0] = 1.5   # outside [0, 1] in an excluded row: redone row by row
     return {
         "bce": lambda w, red: fastloss.binary_crossentropy(targets, probs, sample_weight=w, reduction=red),
+        "bce, one element per row": lambda w, red: fastloss.binary_crossentropy(
+            targets[..., :1], probs[..., :1], sample_weight=w, reduction=red),
         "bce masked": lambda w, red: fastloss.binary_crossentropy(targets, probs, sample_weight=w, mask=mask,
                                                                   reduction=red),
         "bce bad value in a masked row": lambda w, red: fastloss.binary_crossentropy(
