@@ -341,7 +341,7 @@ FL_INLINE double fl_bce_logits_row_value(double linear_sum, double Q, ptrdiff_t 
         if (fl_bce_logits_product_row(K, sizeof(T))) {                                                        \
             for (ptrdiff_t k = 0; k < K; k++) {                                                               \
                 acc += fl_bce_logits_linear(z[k], (double)y[k] * prm->keep + prm->offset);                    \
-                FL_SOFTPLUS_PRODUCT_STEP(Q, fl_exp(-fabs((double)z[k])));                                     \
+                FL_SOFTPLUS_PRODUCT_STEP(Q, fl_exp_nonpositive(-fabs((double)z[k])));                         \
             }                                                                                                 \
             return fl_bce_logits_row_value(acc, Q, K);                                                        \
         }                                                                                                     \
@@ -438,7 +438,7 @@ FL_BCE_PRODUCT_ROW_FUNCTIONS(double, f64)
 FL_INLINE double fl_sigmoid(double z)
 {
     /* One exp of -|z| <= 0 (no overflow) and a select instead of a branch per sign. */
-    double e = fl_exp(z < 0.0 ? z : -z);
+    double e = fl_exp_nonpositive(z < 0.0 ? z : -z);
     return z >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
 }
 
@@ -621,7 +621,7 @@ FL_LANE_SUM_OF(fl_lane_sum_float, float)
  * is not a difference of inputs, keeps a relative error below ~1e-7·(1 + |z - m|) for the terms that matter. */
 #define FL_LSE_TERM_f64 double
 #define FL_LSE_TERM_f32 float
-#define FL_EXP_SHIFTED_f64(Z, M) fl_exp((double)(Z) - (double)(M))
+#define FL_EXP_SHIFTED_f64(Z, M) fl_exp_nonpositive((double)(Z) - (double)(M))
 #define FL_EXP_SHIFTED_f32(Z, M) fl_expf_nonpositive((float)(Z) - (float)(M))
 #define FL_LANE_SUM_f64 fl_lane_sum
 #define FL_LANE_SUM_f32 fl_lane_sum_float
@@ -817,7 +817,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
             for (ptrdiff_t i = 0; i < nr * K; i++) {                                                          \
                 const double zi = z[i];                                                                       \
                 lin[i] = fl_bce_logits_linear(zi, (double)y[i] * keep + offset);                              \
-                e[i] = fl_exp(-fabs(zi));                                                                     \
+                e[i] = fl_exp_nonpositive(-fabs(zi));                                                         \
             }                                                                                                 \
             FL_FOR_ROW_LENGTH(K, FL_BCE_LOGITS_PRODUCT_ROWS, FL_BCE_LOGITS_PRODUCT_COLUMNS)                   \
             return 0;                                                                                         \
@@ -1142,11 +1142,11 @@ FL_INLINE void fl_focal_alphas(const fl_params* prm, ptrdiff_t k0, ptrdiff_t n, 
         const double m = fl_row_max_##TS##_##ISA(z, K);                                                       \
         double total, loss, q[FL_CHUNK], a[FL_CHUNK];                                                         \
         (void)bad;                                                                                            \
-        FL_SUM_TERMS(total, K, fl_exp((double)z[k] - m));                                                     \
+        FL_SUM_TERMS(total, K, fl_exp_nonpositive((double)z[k] - m));                                         \
         FL_SUM_CHUNKS(loss, K,                                                                                \
             _Pragma("omp simd")                                                                               \
             for (ptrdiff_t i = 0; i < fl_n_; i++)                                                             \
-                q[i] = fl_clip(fl_exp((double)z[fl_k0_ + i] - m) / total, prm.lo, prm.hi);                    \
+                q[i] = fl_clip(fl_exp_nonpositive((double)z[fl_k0_ + i] - m) / total, prm.lo, prm.hi);        \
             fl_focal_alphas(&prm, fl_k0_, fl_n_, a);                                                          \
             fl_categorical_focal_terms_##TS##_##ISA(y + fl_k0_, q, a, fl_n_, &prm, fl_buf_);                  \
         );                                                                                                    \
@@ -1182,7 +1182,7 @@ FL_INLINE void fl_focal_alphas(const fl_params* prm, ptrdiff_t k0, ptrdiff_t n, 
         FL_ROW_MAXIMA(T, z, nr, K, rows);                                                                     \
         fl_spread_rows(rows, nr, K, q);                                                                       \
         _Pragma("omp simd")                                                                                   \
-        for (ptrdiff_t i = 0; i < n; i++) terms[i] = fl_exp((double)z[i] - q[i]);                             \
+        for (ptrdiff_t i = 0; i < n; i++) terms[i] = fl_exp_nonpositive((double)z[i] - q[i]);                 \
         FL_ROW_SUMS(fl_lane_sum, terms, nr, K, rows);                                                         \
         fl_spread_rows(rows, nr, K, q);                                                                       \
         _Pragma("omp simd")                                                                                   \
