@@ -160,7 +160,7 @@ FL_INLINE double fl_bce_probabilities_element(double y, double p, const fl_param
 {
     double ys = y * prm->keep + prm->offset;
     double pc = fl_clip(p, prm->lo, prm->hi);
-    return -(ys * fl_log(pc) + (1.0 - ys) * fl_log(1.0 - pc));
+    return -(ys * fl_log_normal(pc) + (1.0 - ys) * fl_log_normal(1.0 - pc));
 }
 
 /* -[y log σ(z) + (1-y) log(1-σ(z))] = max(z, 0) - z·y + log1p(exp(-|z|)): exp never overflows, and the log1p form
@@ -215,7 +215,7 @@ FL_INLINE double fl_bce_probabilities_element_f32(float y, float p, const fl_par
  * two float ulps of log q. */
 FL_INLINE double fl_log_clipped_f64(double q, double lo, double hi)
 {
-    return fl_log(fl_clip(q, lo, hi));
+    return fl_log_normal(fl_clip(q, lo, hi));
 }
 
 FL_INLINE double fl_log_clipped_f32(double q, double lo, double hi)
@@ -237,7 +237,7 @@ FL_INLINE double fl_log_clipped_f32(double q, double lo, double hi)
 FL_INLINE double fl_bce_hard_f64(double y, double p, double lo, double hi)
 {
     double pc = fl_clip(p, lo, hi);
-    return -fl_log(y != 0.0 ? pc : 1.0 - pc);
+    return -fl_log_normal(y != 0.0 ? pc : 1.0 - pc);
 }
 
 /* A float32 BCE-from-logits element: the linear part max(z, 0) - z·y in double (where the terms can cancel), the
@@ -957,7 +957,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         const double m = fl_row_max_##TS##_##ISA(z, K);                                                       \
         double total;                                                                                         \
         FL_SUM_TERMS_OF(total, K, FL_LSE_TERM_##TS, FL_EXP_SHIFTED_##TS(z[k], m));                            \
-        return m + fl_log(total);                                                                             \
+        return m + fl_log_normal(total);                                                                       \
     }                                                                                                         \
                                                                                                               \
     /* log-sum-exp of nr rows of K logits (nr·K <= FL_CHUNK): the exps of the whole chunk in one SIMD loop instead  \
@@ -975,7 +975,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         for (ptrdiff_t i = 0; i < n; i++) terms[i] = FL_EXP_SHIFTED_##TS(z[i], shift[i]);                     \
         FL_ROW_SUMS(FL_LANE_SUM_##TS, terms, nr, K, sums);                                                    \
         _Pragma("omp simd")                                                                                   \
-        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = rows[r] + fl_log(sums[r]);                               \
+        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = rows[r] + fl_log_normal(sums[r]);                       \
         return 0;                                                                                             \
     }                                                                                                         \
                                                                                                               \
@@ -1109,7 +1109,7 @@ FL_INLINE void fl_focal_alphas(const fl_params* prm, ptrdiff_t k0, ptrdiff_t n, 
     {                                                                                                         \
         const double keep = prm->keep, offset = prm->offset, gamma = prm->gamma;                              \
         _Pragma("omp simd")                                                                                   \
-        for (ptrdiff_t i = 0; i < n; i++) dst[i] = -((double)y[i] * keep + offset) * fl_log(q[i]);            \
+        for (ptrdiff_t i = 0; i < n; i++) dst[i] = -((double)y[i] * keep + offset) * fl_log_normal(q[i]);       \
         FL_FOCAL_PATHS(gamma, FL_CATEGORICAL_FOCAL_FACTOR_LOOP);                                              \
     }                                                                                                         \
                                                                                                               \

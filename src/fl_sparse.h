@@ -52,7 +52,7 @@ FL_INLINE double fl_scce_logits_loss(double lse, double z_label, double lo, doub
 
 FL_INLINE double fl_scce_probabilities_loss(double total, double p_label, double lo, double hi)
 {
-    return -fl_log(fl_clip(p_label / total, lo, hi));
+    return -fl_log_normal(fl_clip(p_label / total, lo, hi));
 }
 
 /* The labels of the chunk: cls[i] = row i's class (0 when unreadable, so that it still indexes safely),

@@ -6,6 +6,7 @@
  * __attribute__((target_clones(...))).  No -ffast-math needed; IEEE specials are handled explicitly:
  *
  *   fl_log(x):  x NaN -> NaN, x < 0 -> NaN, x = +-0 -> -inf, x = +inf -> +inf, subnormals handled.
+ *               fl_log_normal(x): the same for positive normal x (or NaN), without the special cases.
  *               fdlibm e_log.c algorithm (< 1 ulp).
  *   fl_exp(x):  NaN -> NaN, overflow -> +inf, underflow -> subnormal/0; degree-13 polynomial on
  *               |r| <= ln2/2 after Cody-Waite reduction, evaluated by Estrin's scheme (< 1.35 ulp).
@@ -38,8 +39,9 @@ FL_INLINE float fl__u2f(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return 
 /* ---------------------------------------------------------------------------------------------------- */
 /* log, double                                                                                          */
 /* ---------------------------------------------------------------------------------------------------- */
-/* log(x) + c for small c (|c| < ~ulp(x)/x): c is folded into the low-order terms (fdlibm s_log1p.c). */
-FL_INLINE double fl__log_plus(double x, double c)
+/* log(xs) + c for a positive normal xs = x·2^(kbias - 1023) (kbias = 1023 for a normal x), c small
+ * (|c| < ~ulp(x)/x): c is folded into the low-order terms (fdlibm s_log1p.c). */
+FL_INLINE double fl__log_core(double xs, double kbias, double c)
 {
     const double ln2_hi = 6.93147180369123816490e-01; /* 0x3fe62e42fee00000 */
     const double ln2_lo = 1.90821492927058770002e-10; /* 0x3dea39ef35793c76 */
@@ -47,10 +49,6 @@ FL_INLINE double fl__log_plus(double x, double c)
                  Lg3 = 2.857142874366239149e-01, Lg4 = 2.222219843214978396e-01,
                  Lg5 = 1.818357216161805012e-01, Lg6 = 1.531383769920937332e-01,
                  Lg7 = 1.479819860511658591e-01;
-    /* Subnormals: scale by 2^54 and correct the exponent later (select, no branch). */
-    int sub = x < 0x1p-1022;
-    double xs = sub ? x * 0x1p54 : x;
-    double kbias = sub ? 1023.0 + 54.0 : 1023.0;
     uint64_t ix = fl__d2u(xs);
     /* Reduce to m in [sqrt(2)/2, sqrt(2)): shift so the exponent field rolls over at sqrt(2). */
     ix += (uint64_t)(0x3ff00000 - 0x3fe6a09e) << 32;
@@ -67,12 +65,29 @@ FL_INLINE double fl__log_plus(double x, double c)
     double t1 = w * (Lg2 + w * (Lg4 + w * Lg6));
     double t2 = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7)));
     double R = t2 + t1;
-    double r = k * ln2_hi - ((hfsq - (s * (hfsq + R) + (k * ln2_lo + c))) - f);
+    return k * ln2_hi - ((hfsq - (s * (hfsq + R) + (k * ln2_lo + c))) - f);
+}
+
+/* log(x) + c for any x. */
+FL_INLINE double fl__log_plus(double x, double c)
+{
+    /* Subnormals: scale by 2^54 and correct the exponent later (select, no branch). */
+    int sub = x < 0x1p-1022;
+    double r = fl__log_core(sub ? x * 0x1p54 : x, sub ? 1023.0 + 54.0 : 1023.0, c);
     /* Specials: NaN -> NaN (x itself), x < 0 -> NaN, +-0 -> -inf, +inf -> +inf. */
     double special = (x < 0.0) ? __builtin_nan("") : x;
     special = (x == 0.0) ? -__builtin_inf() : special;
     int finite_pos = (x > 0.0) & (x < __builtin_inf());
     return finite_pos ? r : special;
+}
+
+/* fl_log(x) for a positive normal finite x, or NaN (-> NaN), with fl_log's bits and without its subnormal and
+ * special-value selects: the logs of clipped probabilities (>= 2.2e-16, sklearn's eps) and of a log-sum-exp's sum
+ * (>= 1). */
+FL_INLINE double fl_log_normal(double x)
+{
+    double r = fl__log_core(x, 1023.0, 0.0);
+    return (x != x) ? x : r;
 }
 
 FL_INLINE double fl_log(double x) { return fl__log_plus(x, 0.0); }
