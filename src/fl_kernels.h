@@ -906,7 +906,9 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
 /* The BCE-from-logits rows summed element by element (all float32 rows; float64 rows longer than the products
  * take). float32: a chunk whose targets are all hard runs fl_bce_logits_hard_f32 on float lanes into a float
  * buffer (1.03 against 1.36 ns per element for the general element, AVX-512, L1-resident; one thread at 1e7,
- * (B, 8): 14.3 -> 12.0 ms); its values are the general element's, so the rows get the same bits either way. */
+ * (B, 8): 14.3 -> 12.0 ms); its values are the general element's, so the rows get the same bits either way.
+ * FL_ROWS_LOOP_OF's double buffer took 13.8 ms there, and its short rows summed straight from the inputs 112 ms
+ * (GCC leaves the softplus scalar in a loop across rows), hence a loop of its own. */
 #define FL_BCE_LOGITS_ELEMENTS_f64(ISA, ATTR)                                                                 \
     FL_ROWS_LOOP_OF(ISA, ATTR, double, fl_rows_bce_logits_elements_f64_##ISA, fl_bce_logits_element_f64)
 #define FL_BCE_LOGITS_ELEMENTS_f32(ISA, ATTR)                                                                 \
