@@ -271,3 +271,15 @@ def test_class_weight_totals_by_hand():
     t = scce(y, p, class_weight=[1.0, 2.0], sample_weight=[0.0, 1.0, 1.0, 3.0], mask=mask, reduction="totals")
     assert (t.weighted_sum, t.weight_sum, t.count, t.nonzero_rows, t.nonzero_weight_entries) == pytest.approx(
         (2 * LN2 + 3 * LN2, 5.0, 3, 2, 3), rel=RTOL)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_float64_softplus_tails_down_to_the_subnormals(sign, each_isa_level):
+    # A confident BCE-from-logits element is its softplus tail log1p(e^-|z|) = e^-|z| to double precision. Past
+    # |z| = 693 the exp scales by 2^(k + 128)·2^-128, past 708 its result is subnormal (accurate to 2^-1074).
+    z = np.linspace(680.0, 746.0, 4001)
+    y = np.full_like(z, 1.0 if sign > 0 else 0.0)
+    want = np.array([math.exp(-v) for v in z])
+    for level in each_isa_level():
+        got = fastloss.binary_crossentropy(y[:, None], sign * z[:, None], from_logits=True, reduction="none")
+        np.testing.assert_allclose(got, want, rtol=4e-16, atol=2.0**-1074, err_msg=level)
