@@ -299,12 +299,16 @@ def _clip_bounds_in(dtype):
 
 
 _CLIP_BOUNDS = {dtype: _clip_bounds_in(dtype) for dtype in (np.float32, np.float64)}
+_kernels.set_clip_bounds(_CLIP_BOUNDS[np.float32], _CLIP_BOUNDS[np.float64])
 
 
 _PARAM_INDEX = {name: i for i, name in enumerate(_kernels.PARAM_FIELDS)}
+_KERNEL_INDEX = _kernels.KERNEL_INDEX
 
 # The per-call work of a small input is mostly Python; these caches keep a 1e3-element call within a few µs.
 _CANONICAL_REDUCTION = {name: canonical_reduction(name) for name in REDUCTIONS}
+_SCALAR_REDUCTION = {name: canonical for name, canonical in _CANONICAL_REDUCTION.items()
+                     if canonical not in ("none", "totals")}
 _NEEDS_NONZERO_ENTRIES = ("keras_legacy", "totals")  # the reductions that read E0
 _FLOAT_DTYPES = {np.dtype(np.float32): np.float32, np.dtype(np.float64): np.float64}
 _params_cache: dict = {}
@@ -432,6 +436,22 @@ def evaluate(
     zero_division=0.0,
     n_threads=None,
 ):
+    if (class_weight is None and target_transform is None and options is None and columns is None
+            and type(zero_division) is float and (n_threads is None or type(n_threads) is int and n_threads)
+            and type(reduction) is str):
+        scalar = _SCALAR_REDUCTION.get(reduction)
+        if scalar is not None:
+            # Inputs that the coercion below would pass through unchanged and that thread_count would run on one
+            # thread (fewer elements than both thresholds) are read by the kernel module itself, without the ~2 µs
+            # of Python below. None: anything else, or a kernel error; this general path, which owns every
+            # conversion, rule and message, then runs the call.
+            totals = _kernels.small_call_totals(
+                _KERNEL_INDEX[kernel_name], y_true, y_pred, sample_weight, mask, ignore_class, elementwise,
+                smoothing, smoothing_classes or 0, delta, scalar in _NEEDS_NONZERO_ENTRIES,
+                WARM_MIN_ELEMENTS if WARM_MIN_ELEMENTS < PARALLEL_MIN_ELEMENTS else PARALLEL_MIN_ELEMENTS,
+                BLOCK_ELEMENTS)
+            if totals is not None:
+                return scalar_result(scalar, zero_division, *totals)
     canonical = _CANONICAL_REDUCTION.get(reduction) if type(reduction) is str else None
     reduction = canonical if canonical is not None else canonical_reduction(reduction)
     if type(zero_division) is not float:
@@ -461,7 +481,7 @@ def evaluate(
         if target_transform is not None:
             keep, offset = target_transform(yt, _included_rows(mask_arr, mask_inner, n_rows))
         else:
-            keep, offset = 1.0 - smoothing, smoothing / (smoothing_classes or K)
+            keep, offset = _kernels.smoothed_target(smoothing, smoothing_classes or 0, K)
         params = _params(options, lo, hi, keep, offset, delta)
         args = (yt, yp, out, sw, sw_inner, cw, mask_arr, mask_inner, params, columns, block_rows)
     threads = 1 if n_rows <= block_rows else kernel_threads(n_rows * K, n_threads)

@@ -16,6 +16,14 @@ ERR_INVALID_TARGET: int
 _KernelResult = tuple[float, float, int, int, int, int, int]
 
 PARAM_FIELDS: tuple[str, ...]
+KERNEL_INDEX: dict[str, int]
+
+def set_clip_bounds(float32_bounds: tuple[float, float], float64_bounds: tuple[float, float]) -> None: ...
+def smoothed_target(smoothing: float, classes: int, K: int) -> tuple[float, float]: ...
+def small_call_totals(kernel: int, y_true: Any, y_pred: Any, sample_weight: Any, mask: Any, ignore: Any,
+                      elementwise: bool, smoothing: float, smoothing_classes: int, delta: float,
+                      count_nonzero: bool, max_elements: int,
+                      block_elements: int) -> tuple[float, float, int, int, int, int, int | None] | None: ...
 
 def _dense(y_true: NDArray[np.floating], y_pred: NDArray[np.floating], out: NDArray[np.floating] | None,
            sample_weight: NDArray[np.float64] | None, sw_inner: int, class_weight: NDArray[np.float64] | None,

@@ -13,6 +13,8 @@ from ._arrays import _to_numpy
 
 
 def _real(value, name: str, expected: str) -> float:
+    if type(value) is float:
+        return value  # the common case, without the numbers.Real check (~0.5 µs, much of a small call)
     if isinstance(value, (bool, np.bool_, str, bytes)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected {expected}, got {value!r}")
     return float(value)

@@ -169,5 +169,8 @@ def scalar_result(name: str, zero_division: ZeroDivision, S, W, V, Z, R, E, E0) 
     (the engine calls it directly: building a Totals costs ~1 µs, much of a call on 1e3 elements)."""
     if name == "keras_legacy":
         # S·E / (V·E0): the same value as S / reduction_divisor, multiplied first as Keras rounds it.
-        return divide(S * E, V * E0, zero_division, name)
-    return divide(S, reduction_divisor(name, W, V, Z, R, E, E0), zero_division, name)
+        S, D = S * E, V * E0
+    else:
+        D = reduction_divisor(name, W, V, Z, R, E, E0)
+    # divide's first branch, inline: a call costs ~0.07 µs, a tenth of a small call's Python.
+    return float(S) / float(D) if D != 0 else divide(S, D, zero_division, name)

@@ -198,7 +198,7 @@ def value_and_grad(loss_name, y_true, y_pred, *, out=None, **options):
         if spec.target_transform is not None:
             keep, offset = spec.target_transform(yt, _included_rows(mask_arr, mask_inner, n_rows))
         else:
-            keep, offset = 1.0 - smoothing, smoothing / (spec.smoothing_classes or K)
+            keep, offset = _kernels.smoothed_target(smoothing, spec.smoothing_classes or 0, K)
         params = kernel_params(None, lo=lo, hi=hi, keep=keep, offset=offset, delta=delta)
         kernel_args = (yt, yp, grad, rows_out, sw, sw_inner, cw, mask_arr, mask_inner, params, None, scale,
                        block_rows)

@@ -1,0 +1,235 @@
+"""Small calls: the kernel module reads an input that needs no coercion itself (_kernels.small_call_totals).
+
+evaluate offers every call to it first; it takes plain NumPy arrays that the general path would pass through
+unchanged, on one thread, and returns None for everything else. Its results must be the general path's bits, for
+every loss and reduction, and everything it declines (a conversion, a broadcast, a bad value to report) must
+still reach the general path, which owns those rules and messages.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import fastloss
+from fastloss import _engine, _kernels
+from oracle_cases import SCALAR_REDUCTIONS
+
+ROWS, K = (6, 5), 4
+LABELS = ("sparse_categorical_crossentropy", "categorical_generalized_cross_entropy")  # y_true: one label per row
+# Losses whose calls carry kernel options or a rule over all targets (hinge's): they never take the small path.
+GENERAL_ONLY = ("hinge", "squared_hinge", "binary_focal_crossentropy", "categorical_focal_crossentropy",
+                "categorical_generalized_cross_entropy")
+
+
+@pytest.fixture
+def small_calls(monkeypatch):
+    """Counts the small calls that returned totals (the others fell through to the general path)."""
+    taken = []
+    small_call_totals = _kernels.small_call_totals
+
+    def counting(*args):
+        totals = small_call_totals(*args)
+        taken.append(totals is not None)
+        return totals
+
+    monkeypatch.setattr(_kernels, "small_call_totals", counting)
+    return taken
+
+
+def general_path(monkeypatch):
+    monkeypatch.setattr(_kernels, "small_call_totals", lambda *args: None)
+
+
+def inputs(loss, dtype, rng, rows=ROWS, k=K):
+    y_pred = rng.uniform(0.05, 0.95, rows + (k,)).astype(dtype)
+    if loss in LABELS:
+        y_true = rng.integers(0, k, rows)
+    elif loss in ("categorical_crossentropy", "kl_divergence", "categorical_hinge", "categorical_focal_crossentropy"):
+        y_true = np.eye(k, dtype=dtype)[rng.integers(0, k, rows)]
+    else:
+        y_true = (rng.random(rows + (k,)) < 0.4).astype(dtype)
+    return y_true, y_pred
+
+
+def weightings(rng, dtype, rows=ROWS):
+    """The weightings a small call reads as given: none, weights by sample or by row (float32 or float64),
+    bool masks by sample or by row, and both."""
+    sw_rows = rng.uniform(0.0, 2.0, rows)
+    sw_rows[0, 1] = 0.0
+    mask_rows = rng.random(rows) < 0.7
+    return {
+        "none": {},
+        "sw by sample": dict(sample_weight=sw_rows[:, 0].copy()),
+        "sw by row": dict(sample_weight=sw_rows),
+        "float32 sw by row": dict(sample_weight=sw_rows.astype(np.float32)),
+        "mask by sample": dict(mask=mask_rows[:, 0].copy()),
+        "mask by row": dict(mask=mask_rows),
+        "sw and mask": dict(sample_weight=sw_rows.astype(dtype), mask=mask_rows),
+        "all masked": dict(sample_weight=sw_rows, mask=np.zeros(rows, dtype=bool)),
+    }
+
+
+def same(got, want):
+    return got == want or (math.isnan(got) and math.isnan(want))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss", list(fastloss.LOSSES))
+def test_small_calls_give_the_bits_of_the_general_path(loss, dtype, small_calls, monkeypatch):
+    rng = np.random.default_rng(7)
+    fn = fastloss.LOSSES[loss]
+    y_true, y_pred = inputs(loss, dtype, rng)
+    extra = [{}]
+    if loss in ("binary_crossentropy", "categorical_crossentropy"):
+        extra += [dict(label_smoothing=0.1), dict(from_logits=True), dict(from_logits=True, label_smoothing=0.2)]
+    if loss == "sparse_categorical_crossentropy":
+        extra += [dict(ignore_class=2), dict(from_logits=True), dict(from_logits=True, ignore_class=0)]
+    if loss == "huber":
+        extra += [dict(delta=0.3)]
+    calls = [(name, {**weighting, **options}, reduction, zero_division)
+             for name, weighting in weightings(rng, dtype).items() for options in extra
+             for reduction in SCALAR_REDUCTIONS for zero_division in (0.0, "nan")]
+    got = [fn(y_true, y_pred, reduction=r, zero_division=z, **kw) for _, kw, r, z in calls]
+    taken = list(small_calls)
+    general_path(monkeypatch)
+    want = [fn(y_true, y_pred, reduction=r, zero_division=z, **kw) for _, kw, r, z in calls]
+    for (name, kw, r, z), g, w in zip(calls, got, want):
+        assert same(g, w), f"{loss} {np.dtype(dtype)} {name} {kw} {r} zero_division={z}: {g!r} != {w!r}"
+    if loss in GENERAL_ONLY:
+        assert not any(taken)
+    elif loss in ("dice", "tversky"):
+        assert any(taken)  # their batch value is spread over the weight entries by a call of its own
+    else:
+        # zero_division="nan" goes the general way; every other call here is small and needs no coercion
+        assert sum(taken) == sum(z == 0.0 for _, _, _, z in calls), f"{loss}: {sum(taken)} small calls"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_dimensional_predictions_and_single_rows(dtype, small_calls, monkeypatch):
+    """A 1-D y_pred is N rows of one value for an element-wise loss and one row of N classes otherwise."""
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.05, 0.95, 12).astype(dtype)
+    y = (rng.random(12) < 0.5).astype(dtype)
+    sw = rng.uniform(0.5, 2.0, 12)
+    calls = [(fastloss.mean_squared_error, y, p, dict(sample_weight=sw)),
+             (fastloss.binary_crossentropy, y, p, dict(mask=sw > 1.0)),
+             (fastloss.categorical_crossentropy, np.eye(12, dtype=dtype)[3], p / p.sum(), {}),
+             (fastloss.sparse_categorical_crossentropy, np.array(3), p / p.sum(), {}),
+             (fastloss.mean_absolute_error, y[:1], p[:1], {})]
+    got = [fn(a, b, reduction="mean_with_sample_weight", **kw) for fn, a, b, kw in calls]
+    assert all(small_calls)
+    general_path(monkeypatch)
+    want = [fn(a, b, reduction="mean_with_sample_weight", **kw) for fn, a, b, kw in calls]
+    assert got == want
+
+
+def declined():
+    """Inputs that need the general path: (what, y_true, y_pred, keywords of small_call_totals)."""
+    rng = np.random.default_rng(1)
+    p = rng.uniform(0.05, 0.95, (6, 4))
+    y = (rng.random((6, 4)) < 0.5).astype(np.float64)
+    labels = rng.integers(0, 4, 6)
+
+    class Subclass(np.ndarray):
+        pass
+
+    return [
+        ("lists", y.tolist(), p.tolist(), {}),
+        ("strided y_pred", y, np.repeat(p, 2, axis=1)[:, ::2], {}),
+        ("Fortran order", y, np.asfortranarray(p), {}),
+        ("big-endian", y, p.astype(">f8"), {}),
+        ("float16", y.astype(np.float16), p.astype(np.float16), {}),
+        ("mixed dtypes", y.astype(np.float32), p, {}),
+        ("integer targets", y.astype(np.int64), p, {}),
+        ("masked array", y, np.ma.masked_array(p), {}),
+        ("subclass", y, p.view(Subclass), {}),
+        ("targets of another rank", y[..., None], p, {}),
+        ("scalar prediction", np.array(1.0), np.array(0.5), {}),
+        ("empty rows", y[:0], p[:0], {}),
+        ("no classes", y[:, :0], p[:, :0], {}),
+        ("weights (N, 1)", y, p, dict(sample_weight=np.ones((6, 1)))),
+        ("scalar weight", y, p, dict(sample_weight=np.float64(2.0))),
+        ("0-d weight array", y, p, dict(sample_weight=np.array(2.0))),
+        ("integer weights", y, p, dict(sample_weight=np.ones(6, dtype=np.int64))),
+        ("weights of the wrong length", y, p, dict(sample_weight=np.ones(5))),
+        ("weights as long as the elements", y, p, dict(sample_weight=np.ones((6, 4)))),
+        ("strided weights", y, p, dict(sample_weight=np.ones(12)[::2])),
+        ("uint8 mask", y, p, dict(mask=np.array([1, 2, 0, 1, 1, 1], dtype=np.uint8))),
+        ("float mask", y, p, dict(mask=np.ones(6))),
+        ("list mask", y, p, dict(mask=[True] * 6)),
+        ("probability above 1 (the general path reports it)", y, np.where(p > 0.9, 1.5, p), {}),
+        ("sparse: float labels", labels.astype(np.float64), p, dict(kernel="scce_probabilities")),
+        ("sparse: labels (N, 1)", labels[:, None], p, dict(kernel="scce_probabilities")),
+        ("sparse: uint8 labels", labels.astype(np.uint8), p, dict(kernel="scce_probabilities")),
+        ("sparse: label out of range", np.where(labels == 0, 4, labels), p, dict(kernel="scce_probabilities")),
+        ("sparse: numpy ignore_class", labels, p, dict(kernel="scce_probabilities", ignore=np.int64(1))),
+        ("sparse: huge ignore_class", labels, p, dict(kernel="scce_probabilities", ignore=1 << 70)),
+        ("at the element limit", y, p, dict(max_elements=24)),
+    ]
+
+
+def small_call(y_true, y_pred, kernel="bce_probabilities", sample_weight=None, mask=None, ignore=None,
+               max_elements=1 << 15):
+    return _kernels.small_call_totals(_kernels.KERNEL_INDEX[kernel], y_true, y_pred, sample_weight, mask, ignore,
+                                      True, 0.0, 2, 0.0, False, max_elements, 1 << 14)
+
+
+@pytest.mark.parametrize("what, y_true, y_pred, keywords", declined(), ids=[row[0] for row in declined()])
+def test_inputs_that_need_the_general_path_are_declined(what, y_true, y_pred, keywords):
+    assert small_call(y_true, y_pred, **keywords) is None
+
+
+def test_the_clean_inputs_of_the_declined_table_are_taken():
+    """The table above declines for its stated reason only: the same call on clean inputs is taken."""
+    rng = np.random.default_rng(1)
+    p = rng.uniform(0.05, 0.95, (6, 4))
+    y = (rng.random((6, 4)) < 0.5).astype(np.float64)
+    labels = rng.integers(0, 4, 6)
+    assert small_call(y, p) is not None
+    assert small_call(y, p, sample_weight=np.ones(6), mask=np.ones(6, dtype=bool), max_elements=25) is not None
+    assert small_call(labels, p, kernel="scce_probabilities", ignore=1) is not None
+    assert small_call(labels.astype(np.int32), p, kernel="scce_probabilities") is not None
+
+
+@pytest.mark.parametrize("what, y_true, y_pred, keywords", declined(), ids=[row[0] for row in declined()])
+def test_declined_inputs_get_the_general_paths_answer(what, y_true, y_pred, keywords, monkeypatch):
+    """The public call behind each declined input: same value or same exception with and without small calls."""
+    kernel = keywords.get("kernel", "bce_probabilities")
+    if "max_elements" in keywords:
+        monkeypatch.setattr(_engine, "WARM_MIN_ELEMENTS", keywords["max_elements"])
+    fn, options = ((fastloss.sparse_categorical_crossentropy, dict(ignore_class=keywords.get("ignore")))
+                   if kernel.startswith("scce") else (fastloss.binary_crossentropy, {}))
+    weighting = {name: keywords[name] for name in ("sample_weight", "mask") if name in keywords}
+
+    def outcome():
+        try:
+            return fn(y_true, y_pred, **weighting, **options)
+        except Exception as exc:  # the outcome to compare, whatever it is
+            return type(exc), str(exc)
+
+    got = outcome()
+    general_path(monkeypatch)
+    want = outcome()
+    assert got == want or (isinstance(got, float) and same(got, want))
+
+
+def test_small_calls_leave_the_thread_rule_alone(small_calls, monkeypatch):
+    """Inputs from the warm threshold on (or with the parallel threshold lowered, as the block tests do) go the
+    general way, where the thread rule decides."""
+    y, p = np.zeros(1000), np.full(1000, 0.5)
+    fastloss.binary_crossentropy(y, p)
+    monkeypatch.setattr(_engine, "WARM_MIN_ELEMENTS", 1000)
+    fastloss.binary_crossentropy(y, p)
+    monkeypatch.setattr(_engine, "WARM_MIN_ELEMENTS", 1 << 15)
+    monkeypatch.setattr(_engine, "PARALLEL_MIN_ELEMENTS", 0)
+    fastloss.binary_crossentropy(y, p)
+    assert small_calls == [True, False, False]
+
+
+def test_smoothed_target_is_what_keras_smooths_towards():
+    assert _kernels.smoothed_target(0.1, 2, 10) == (0.9, 0.05)  # binary: towards 1/2
+    assert _kernels.smoothed_target(0.1, 0, 10) == (0.9, 0.1 / 10)  # categorical: towards 1/K
+    assert _kernels.smoothed_target(0.0, 0, 3) == (1.0, 0.0)
