@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastloss
 from fastloss import _engine, _kernels
@@ -233,3 +235,47 @@ def test_smoothed_target_is_what_keras_smooths_towards():
     assert _kernels.smoothed_target(0.1, 2, 10) == (0.9, 0.05)  # binary: towards 1/2
     assert _kernels.smoothed_target(0.1, 0, 10) == (0.9, 0.1 / 10)  # categorical: towards 1/K
     assert _kernels.smoothed_target(0.0, 0, 3) == (1.0, 0.0)
+
+
+SMALL_LOSSES = {
+    "binary_crossentropy": [{}, dict(from_logits=True), dict(label_smoothing=0.3)],
+    "categorical_crossentropy": [{}, dict(from_logits=True, label_smoothing=0.1)],
+    "sparse_categorical_crossentropy": [{}, dict(from_logits=True), dict(ignore_class=1)],
+    "mean_squared_error": [{}],
+    "mean_absolute_error": [{}],
+}
+
+
+@given(data=st.data())
+@settings(max_examples=60, deadline=None)
+def test_random_shapes_and_weightings_give_the_bits_of_the_general_path(data):
+    """Row shapes of 1-3 axes, 1-12 classes, weights and masks cut at any axis, both dtypes, every scalar reduction."""
+    loss = data.draw(st.sampled_from(sorted(SMALL_LOSSES)), label="loss")
+    options = data.draw(st.sampled_from(SMALL_LOSSES[loss]), label="options")
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]), label="dtype")
+    rows = tuple(data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=3), label="rows"))
+    k = data.draw(st.integers(1, 12), label="K")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    y_true, y_pred = inputs(loss, dtype, rng, rows, k)
+    if options.get("from_logits"):
+        y_pred = rng.normal(0.0, 3.0, y_pred.shape).astype(dtype)
+    kw = dict(options)
+    cut = data.draw(st.integers(0, len(rows)), label="weight axes")
+    if cut:
+        kw["sample_weight"] = rng.uniform(0.0, 2.0, rows[:cut]).astype(data.draw(
+            st.sampled_from([np.float32, np.float64]), label="weight dtype"))
+    cut = data.draw(st.integers(0, len(rows)), label="mask axes")
+    if cut:
+        kw["mask"] = rng.random(rows[:cut]) < 0.7
+    fn = fastloss.LOSSES[loss]
+    small_call_totals = _kernels.small_call_totals
+    taken = []
+    try:
+        _kernels.small_call_totals = lambda *args: taken.append(small_call_totals(*args)) or taken[-1]
+        got = [fn(y_true, y_pred, reduction=r, **kw) for r in SCALAR_REDUCTIONS]
+        _kernels.small_call_totals = lambda *args: None
+        want = [fn(y_true, y_pred, reduction=r, **kw) for r in SCALAR_REDUCTIONS]
+    finally:
+        _kernels.small_call_totals = small_call_totals
+    assert all(same(g, w) for g, w in zip(got, want)), (got, want)
+    assert len(taken) == len(SCALAR_REDUCTIONS) and all(t is not None for t in taken)
