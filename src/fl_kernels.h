@@ -599,11 +599,40 @@ FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const
         })
 #define FL_SUM_TERMS(RESULT, K, TERM) FL_SUM_TERMS_OF(RESULT, K, double, TERM)
 
+/* FL_LANE_SUM's tree over a row of 8 to 15 terms, within the row: lanes 0-3 and 4-7 widened into two vectors
+ * (0 + term, as the lanes start from 0), each reduced by two shuffle-and-add steps whose lane 0 holds
+ * (a0 + a1) + (a2 + a3) with the operands in FL_LANE_SUM's order (so NaN payloads match too), then the two halves
+ * and the tail in order. The same bits as the scalar lanes; rows of 10 in L1: 0.40-0.45 -> 0.26-0.33 ns per
+ * element at every ISA level (GCC leaves the scalar version one add at a time). */
+typedef double fl_v4d __attribute__((vector_size(32)));
+typedef float fl_v4f __attribute__((vector_size(16)));
+typedef long long fl_v4l __attribute__((vector_size(32)));
+#define FL_QUAD_TREE(V)                                                                                       \
+    __extension__({                                                                                           \
+        const fl_v4d fl_v_ = (V);                                                                             \
+        const fl_v4d fl_pairs_ = fl_v_ + __builtin_shuffle(fl_v_, (fl_v4l){1, 0, 3, 2});                      \
+        (fl_pairs_ + __builtin_shuffle(fl_pairs_, (fl_v4l){2, 3, 0, 1}))[0];                                  \
+    })
+#if FL_LANES != 8
+#error "FL_LANE_SUM and FL_QUAD_TREE spell out eight lanes"
+#endif
+
 /* Σ buf[0..n) in FL_SUM_TERMS's order for n <= FL_CHUNK (one chunk): the same bits as FL_SUM_TERMS over those
- * terms, so a row summed here equals the row summed by the per-row functions. */
-#define FL_LANE_SUM_OF(NAME, BUFT)                                                                            \
+ * terms, so a row summed here equals the row summed by the per-row functions. VBUFT: four BUFTs as a vector. */
+#define FL_LANE_SUM_OF(NAME, BUFT, VBUFT)                                                                     \
     FL_INLINE double NAME(const BUFT* restrict buf, ptrdiff_t n)                                              \
     {                                                                                                         \
+        if (n >= FL_LANES && n < 2 * FL_LANES) {                                                              \
+            const fl_v4d zero = {0.0, 0.0, 0.0, 0.0};                                                         \
+            VBUFT low, high;                                                                                  \
+            double tail = 0.0;                                                                                \
+            __builtin_memcpy(&low, buf, sizeof low);                                                          \
+            __builtin_memcpy(&high, buf + 4, sizeof high);                                                    \
+            const double sum_low = FL_QUAD_TREE(zero + __builtin_convertvector(low, fl_v4d));                 \
+            const double sum_high = FL_QUAD_TREE(zero + __builtin_convertvector(high, fl_v4d));               \
+            for (ptrdiff_t i = FL_LANES; i < n; i++) tail += (double)buf[i];                                  \
+            return (sum_low + sum_high) + tail;                                                               \
+        }                                                                                                     \
         double acc[FL_LANES] = {0.0}, tail = 0.0;                                                             \
         const ptrdiff_t n8 = n - n % FL_LANES;                                                                \
         for (ptrdiff_t i = 0; i < n8; i += FL_LANES)                                                          \
@@ -611,8 +640,8 @@ FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const
         for (ptrdiff_t i = n8; i < n; i++) tail += (double)buf[i];                                            \
         return FL_LANE_SUM(acc, tail);                                                                        \
     }
-FL_LANE_SUM_OF(fl_lane_sum, double)
-FL_LANE_SUM_OF(fl_lane_sum_float, float)
+FL_LANE_SUM_OF(fl_lane_sum, double, fl_v4d)
+FL_LANE_SUM_OF(fl_lane_sum_float, float, fl_v4f)
 
 /* The terms exp(z - m) of a log-sum-exp (z a logit, m its row's maximum, so z - m <= 0 and the maximum's term is 1):
  * float64 rows take the double exp; float32 rows take fl_expf_nonpositive on float lanes (twice the lanes of double,
