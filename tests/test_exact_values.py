@@ -283,3 +283,30 @@ def test_float64_softplus_tails_down_to_the_subnormals(sign, each_isa_level):
     for level in each_isa_level():
         got = fastloss.binary_crossentropy(y[:, None], sign * z[:, None], from_logits=True, reduction="none")
         np.testing.assert_allclose(got, want, rtol=4e-16, atol=2.0**-1074, err_msg=level)
+
+
+def lane_sum(terms):
+    """fl_kernels.h's row-sum order (FL_LANE_SUM_OF): lane j adds the terms i ≡ j (mod 8) below the last multiple of
+    8, in order, from 0; the rest adds in order from 0 (the tail); then ((l0 + l1) + (l2 + l3)) + ((l4 + l5) +
+    (l6 + l7)) + tail."""
+    n8 = len(terms) - len(terms) % 8
+    lanes = [0.0] * 8
+    for i in range(n8):
+        lanes[i % 8] += terms[i]
+    tail = 0.0
+    for t in terms[n8:]:
+        tail += t
+    return (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))) + tail
+
+
+def test_short_row_sums_keep_the_lane_order(each_isa_level):
+    # The overlap sum of y over a row is its row sum in this order. The terms 1, 2^-53, 3·2^-54, ... round
+    # differently in other orders (about half of these rows would differ from a sum in element order), so a row of
+    # 8-15 terms, summed within the row by vectors (FL_QUAD_TREE), must give exactly this value at every level.
+    rng = np.random.default_rng(5)
+    values = [1.0, 2.0**-53, 2.0**-52, 0.75, 3 * 2.0**-54, 0.5 + 2.0**-53]
+    rows = [rng.choice(values, size=k) for k in range(1, 41) for _ in range(20)]
+    for level in each_isa_level():
+        for row in rows:
+            got = fastloss.overlap.batch_sum(row[None, :], np.zeros((1, row.size)), y=1.0)
+            assert got == lane_sum(row.tolist()), (level, row.tolist())
