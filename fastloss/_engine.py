@@ -221,12 +221,9 @@ def _as_labels(y_true, rows_shape, name="y_true") -> np.ndarray:
     return np.ascontiguousarray(labels.ravel(), dtype=dtype)
 
 
-def _row_layout(pred_shape, elementwise):
-    """(rows_shape, K) of a y_pred shape: the last axis holds a row's K values, except that a 1-D y_pred of an
-    element-wise loss is N rows of one value."""
-    if elementwise and len(pred_shape) == 1:
-        return pred_shape, 1
-    return pred_shape[:-1], pred_shape[-1]
+# (rows_shape, K) of a y_pred shape: the last axis holds a row's K values, except that a 1-D y_pred of an
+# element-wise loss is N rows of one value. The kernel module owns the rule: its small calls apply it to buffers.
+_row_layout = _kernels.row_layout
 
 
 def _match_dense_target(y_true: np.ndarray, pred_shape, pred_shape_given) -> np.ndarray:
