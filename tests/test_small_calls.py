@@ -197,8 +197,9 @@ def test_the_clean_inputs_of_the_declined_table_are_taken():
 
 
 @pytest.mark.parametrize("what, y_true, y_pred, keywords", declined(), ids=[row[0] for row in declined()])
-def test_declined_inputs_get_the_general_paths_answer(what, y_true, y_pred, keywords, monkeypatch):
-    """The public call behind each declined input: same value or same exception with and without small calls."""
+def test_declined_inputs_get_the_general_paths_answer(what, y_true, y_pred, keywords, small_calls, monkeypatch):
+    """The public call behind each declined input takes the general path too (evaluate passes what the direct call
+    above passed), with the same value or the same exception as with small calls switched off."""
     kernel = keywords.get("kernel", "bce_probabilities")
     if "max_elements" in keywords:
         monkeypatch.setattr(_engine, "WARM_MIN_ELEMENTS", keywords["max_elements"])
@@ -213,6 +214,7 @@ def test_declined_inputs_get_the_general_paths_answer(what, y_true, y_pred, keyw
             return type(exc), str(exc)
 
     got = outcome()
+    assert small_calls and not any(small_calls), f"{what}: {small_calls}"
     general_path(monkeypatch)
     want = outcome()
     assert got == want or (isinstance(got, float) and same(got, want))
