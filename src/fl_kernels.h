@@ -599,39 +599,40 @@ FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const
         })
 #define FL_SUM_TERMS(RESULT, K, TERM) FL_SUM_TERMS_OF(RESULT, K, double, TERM)
 
-/* FL_LANE_SUM's tree over a row of 8 to 15 terms, within the row: lanes 0-3 and 4-7 widened into two vectors
- * (0 + term, as the lanes start from 0), each reduced by two shuffle-and-add steps whose lane 0 holds
- * (a0 + a1) + (a2 + a3) with the operands in FL_LANE_SUM's order (so NaN payloads match too), then the two halves
- * and the tail in order. The same bits as the scalar lanes; rows of 10 in L1: 0.40-0.45 -> 0.26-0.33 ns per
- * element at every ISA level (GCC leaves the scalar version one add at a time). */
+/* Two four-lane trees side by side in the halves of an eight-lane vector V: two shuffle-and-OP steps leave
+ * (v0 OP v1) OP (v2 OP v3) in lane 0 and (v4 OP v5) OP (v6 OP v7) in lane 4, each operation's operands in that
+ * order (so NaN payloads follow it too). One vector operation a step for both halves. */
 typedef double fl_v4d __attribute__((vector_size(32)));
-typedef float fl_v4f __attribute__((vector_size(16)));
-typedef long long fl_v4l __attribute__((vector_size(32)));
-#define FL_QUAD_TREE(V)                                                                                       \
+typedef double fl_v8d __attribute__((vector_size(64)));
+typedef float fl_v8f __attribute__((vector_size(32)));
+typedef long long fl_v8l __attribute__((vector_size(64)));
+#define FL_HALF_TREES(V, OP)                                                                                  \
     __extension__({                                                                                           \
-        const fl_v4d fl_v_ = (V);                                                                             \
-        const fl_v4d fl_pairs_ = fl_v_ + __builtin_shuffle(fl_v_, (fl_v4l){1, 0, 3, 2});                      \
-        (fl_pairs_ + __builtin_shuffle(fl_pairs_, (fl_v4l){2, 3, 0, 1}))[0];                                  \
+        const fl_v8d fl_v_ = (V);                                                                             \
+        const fl_v8d fl_pairs_ = fl_v_ OP __builtin_shuffle(fl_v_, (fl_v8l){1, 0, 3, 2, 5, 4, 7, 6});         \
+        fl_pairs_ OP __builtin_shuffle(fl_pairs_, (fl_v8l){2, 3, 0, 1, 6, 7, 4, 5});                          \
     })
 #if FL_LANES != 8
-#error "FL_LANE_SUM and FL_QUAD_TREE spell out eight lanes"
+#error "FL_LANE_SUM and FL_LANE_SUM_OF's half trees spell out eight lanes"
 #endif
 
 /* Σ buf[0..n) in FL_SUM_TERMS's order for n <= FL_CHUNK (one chunk): the same bits as FL_SUM_TERMS over those
- * terms, so a row summed here equals the row summed by the per-row functions. VBUFT: four BUFTs as a vector. */
+ * terms, so a row summed here equals the row summed by the per-row functions. A row of 8 to 15 terms takes
+ * FL_LANE_SUM's tree within the row: its first eight terms widened into one vector (0 + term, as the lanes start
+ * from 0), FL_HALF_TREES for lanes 0-3 and 4-7, then the two halves and the tail in order. The same bits as the
+ * scalar lanes; rows of 10 in L1: 0.40-0.45 -> 0.26-0.33 ns per element at every ISA level (GCC leaves the scalar
+ * version one add at a time). VBUFT: eight BUFTs as a vector. */
 #define FL_LANE_SUM_OF(NAME, BUFT, VBUFT)                                                                     \
     FL_INLINE double NAME(const BUFT* restrict buf, ptrdiff_t n)                                              \
     {                                                                                                         \
         if (n >= FL_LANES && n < 2 * FL_LANES) {                                                              \
-            const fl_v4d zero = {0.0, 0.0, 0.0, 0.0};                                                         \
-            VBUFT low, high;                                                                                  \
+            const fl_v8d zero = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};                                     \
+            VBUFT lanes;                                                                                      \
             double tail = 0.0;                                                                                \
-            __builtin_memcpy(&low, buf, sizeof low);                                                          \
-            __builtin_memcpy(&high, buf + 4, sizeof high);                                                    \
-            const double sum_low = FL_QUAD_TREE(zero + __builtin_convertvector(low, fl_v4d));                 \
-            const double sum_high = FL_QUAD_TREE(zero + __builtin_convertvector(high, fl_v4d));               \
+            __builtin_memcpy(&lanes, buf, sizeof lanes);                                                      \
+            const fl_v8d halves = FL_HALF_TREES(zero + __builtin_convertvector(lanes, fl_v8d), +);            \
             for (ptrdiff_t i = FL_LANES; i < n; i++) tail += (double)buf[i];                                  \
-            return (sum_low + sum_high) + tail;                                                               \
+            return (halves[0] + halves[4]) + tail;                                                            \
         }                                                                                                     \
         double acc[FL_LANES] = {0.0}, tail = 0.0;                                                             \
         const ptrdiff_t n8 = n - n % FL_LANES;                                                                \
@@ -640,8 +641,68 @@ typedef long long fl_v4l __attribute__((vector_size(32)));
         for (ptrdiff_t i = n8; i < n; i++) tail += (double)buf[i];                                            \
         return FL_LANE_SUM(acc, tail);                                                                        \
     }
-FL_LANE_SUM_OF(fl_lane_sum, double, fl_v4d)
-FL_LANE_SUM_OF(fl_lane_sum_float, float, fl_v4f)
+FL_LANE_SUM_OF(fl_lane_sum, double, fl_v8d)
+FL_LANE_SUM_OF(fl_lane_sum_float, float, fl_v8f)
+
+/* ---------------------------------------------------------------------------------------------------------
+ * CCE rows of hard targets on probabilities, from two logs per row. With every y_k 0 or 1 and q the clipped
+ * renormalised probabilities, -Σ_k (y_k·keep + offset)·log q_k = -(keep·log Π_{y_k = 1} q_k + offset·log Π_k q_k):
+ * two logs a row instead of K. Both products are built from factors in [lo, hi] (no cancellation, ~1 ulp a
+ * factor) and both logs are <= 0, so the two parts add without cancelling: a row agrees with an exact reference to
+ * ~1e-15 relative (float32 rows, whose per-element logs ran on float lanes, gain digits). The products stay normal
+ * doubles while lo^K >= 2^-992: K <= 32 and lo >= 2^-31 (Keras's epsilon is 1e-7). Rows holding another target
+ * value keep the per-element sum; the row functions and the chunks choose by the row's own targets, so a row gets
+ * the same bits in either.
+ * ------------------------------------------------------------------------------------------------------- */
+#define FL_CCE_HARD_PRODUCT_MAX_K 32
+FL_INLINE int fl_cce_hard_product_row(ptrdiff_t K, double lo)
+{
+    return (K <= FL_CCE_HARD_PRODUCT_MAX_K) & (lo >= 0x1p-31);
+}
+
+FL_INLINE int fl_cce_target_is_soft(double y)
+{
+    return (y != 0.0) & (y != 1.0);
+}
+
+/* The factors of a hard row: q clipped, and q where y != 0, else 1 (a select, so the same bits in a SIMD loop). */
+FL_INLINE double fl_cce_selected_factor(double y, double q)
+{
+    return y != 0.0 ? q : 1.0;
+}
+
+/* *all = Π_k q[k] and *selected = Π_k s[k] over a row of n <= FL_CCE_HARD_PRODUCT_MAX_K factors: lane j of four
+ * multiplies the factors k ≡ j (mod 4) below n - n % 4 in k order, the lanes combine as (l0·l1)·(l2·l3), and the
+ * tail's factors follow in k order. The two products run side by side, in the halves of one eight-lane vector. */
+/* (GCC cannot see that a row function's q and s, filled for k < K, are read below K only.) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+FL_INLINE void fl_cce_hard_products(const double* restrict q, const double* restrict s, ptrdiff_t n,
+                                    double* restrict all, double* restrict selected)
+{
+    fl_v8d acc = {1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0};
+    double tail_all = 1.0, tail_selected = 1.0;
+    const ptrdiff_t n4 = n - n % 4;
+    for (ptrdiff_t i = 0; i < n4; i += 4) {
+        fl_v4d qv, sv;
+        __builtin_memcpy(&qv, q + i, sizeof qv);
+        __builtin_memcpy(&sv, s + i, sizeof sv);
+        acc *= __builtin_shufflevector(qv, sv, 0, 1, 2, 3, 4, 5, 6, 7);
+    }
+    for (ptrdiff_t i = n4; i < n; i++) {
+        tail_all *= q[i];
+        tail_selected *= s[i];
+    }
+    const fl_v8d halves = FL_HALF_TREES(acc, *);
+    *all = halves[0] * tail_all;
+    *selected = halves[4] * tail_selected;
+}
+#pragma GCC diagnostic pop
+
+FL_INLINE double fl_cce_hard_row_value(double selected, double all, double keep, double offset)
+{
+    return -(keep * fl_log_normal(selected) + offset * fl_log_normal(all));
+}
 
 /* The terms exp(z - m) of a log-sum-exp (z a logit, m its row's maximum, so z - m <= 0 and the maximum's term is 1):
  * float64 rows take the double exp; float32 rows take fl_expf_nonpositive on float lanes (twice the lanes of double,
@@ -1061,6 +1122,19 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         *bad = out_of_range;                                                                                  \
         FL_SUM_TERMS(total, K, (double)p[k]);                                                                 \
         const double factor = FL_RENORMALISER_##TS(total);                                                    \
+        if (fl_cce_hard_product_row(K, prm.lo)) {                                                             \
+            int soft = 0;                                                                                     \
+            for (ptrdiff_t k = 0; k < K; k++) soft |= fl_cce_target_is_soft(y[k]);                           \
+            if (!soft) {                                                                                      \
+                double q[FL_CCE_HARD_PRODUCT_MAX_K], s[FL_CCE_HARD_PRODUCT_MAX_K], all, selected;             \
+                for (ptrdiff_t k = 0; k < K; k++) {                                                           \
+                    q[k] = fl_clip(FL_RENORMALISED_##TS(p[k], factor), prm.lo, prm.hi);                       \
+                    s[k] = fl_cce_selected_factor(y[k], q[k]);                                                \
+                }                                                                                             \
+                fl_cce_hard_products(q, s, K, &all, &selected);                                               \
+                return fl_cce_hard_row_value(selected, all, prm.keep, prm.offset);                            \
+            }                                                                                                 \
+        }                                                                                                     \
         FL_SUM_TERMS(loss, K, -(((double)y[k] * prm.keep + prm.offset)                                        \
                                * fl_log_clipped_##TS(FL_RENORMALISED_##TS(p[k], factor), prm.lo, prm.hi)));   \
         return loss;                                                                                          \
@@ -1093,7 +1167,11 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         int bad = 0;                                                                                          \
         _Pragma("omp simd reduction(|:bad)")                                                                  \
         for (ptrdiff_t i = 0; i < n; i++) bad |= ((double)p[i] < 0.0) | ((double)p[i] > 1.0);                 \
-        FL_ROW_SUMS(FL_LANE_SUM_##TS, p, nr, K, sums);                                                        \
+        /* Each row asks for its lines in the next chunk (the caller's rows follow these, n elements on). */  \
+        FL_WITH_ROW_LENGTH(K, KC, for (ptrdiff_t r = 0; r < nr; r++) {                                        \
+            FL_PREFETCH_ROW(p + n + r * KC, KC);                                                              \
+            sums[r] = FL_LANE_SUM_##TS(p + r * KC, KC);                                                       \
+        })                                                                                                    \
         return bad;                                                                                           \
     }                                                                                                         \
                                                                                                               \
@@ -1102,17 +1180,47 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
                                                            double* restrict rows)                             \
     {                                                                                                         \
         const fl_params prm = *prm_in;                                                                        \
-        double terms[FL_CHUNK], factor[FL_CHUNK];                                                             \
+        double terms[FL_CHUNK], factor[FL_CHUNK], row_all[FL_CHUNK], row_selected[FL_CHUNK];                  \
         const ptrdiff_t n = nr * K;                                                                           \
         const int bad = fl_rows_renormalisers_##TS##_##ISA(p, nr, K, rows);                                   \
+        const int products = fl_cce_hard_product_row(K, prm.lo);                                              \
+        int soft = 0;                                                                                         \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t r = 0; r < nr; r++) rows[r] = FL_RENORMALISER_##TS(rows[r]);                           \
         fl_spread_rows(rows, nr, K, factor);                                                                  \
+        if (products) {                                                                                       \
+            /* The hard rows' factors (the selected ones over the spread renormalisers, to keep the chunk's   \
+             * buffers in L1), products and values (into rows[] when every row is hard). */                  \
+            _Pragma("omp simd reduction(|:soft)")                                                             \
+            for (ptrdiff_t i = 0; i < n; i++) {                                                               \
+                const double q = fl_clip(FL_RENORMALISED_##TS(p[i], factor[i]), prm.lo, prm.hi);              \
+                terms[i] = q;                                                                                 \
+                factor[i] = fl_cce_selected_factor(y[i], q);                                                  \
+                soft |= fl_cce_target_is_soft(y[i]);                                                          \
+            }                                                                                                 \
+            /* Each row asks for its targets' lines in the next chunk (the renormalisers ask for p's). */      \
+            FL_WITH_ROW_LENGTH(K, KC, for (ptrdiff_t r = 0; r < nr; r++) {                                    \
+                FL_PREFETCH_ROW(y + n + r * KC, KC);                                                          \
+                fl_cce_hard_products(terms + r * KC, factor + r * KC, KC, row_all + r, row_selected + r);     \
+            })                                                                                                \
+            double* const values = soft ? row_all : rows;                                                     \
+            _Pragma("omp simd")                                                                               \
+            for (ptrdiff_t r = 0; r < nr; r++)                                                                \
+                values[r] = fl_cce_hard_row_value(row_selected[r], row_all[r], prm.keep, prm.offset);         \
+            if (!soft) return bad;                                                                            \
+            fl_spread_rows(rows, nr, K, factor);                                                              \
+        }                                                                                                     \
+        /* The per-element sums: of every row without the products, of the rows with a soft target with them \
+         * (the other rows keep their products' values). */                                                  \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++)                                                                     \
             terms[i] = -(((double)y[i] * prm.keep + prm.offset)                                               \
                          * fl_log_clipped_##TS(FL_RENORMALISED_##TS(p[i], factor[i]), prm.lo, prm.hi));       \
-        FL_ROW_SUMS(fl_lane_sum, terms, nr, K, rows);                                                         \
+        FL_WITH_ROW_LENGTH(K, KC, for (ptrdiff_t r = 0; r < nr; r++) {                                        \
+            int soft_row = !products;                                                                         \
+            for (ptrdiff_t k = 0; k < KC && !soft_row; k++) soft_row = fl_cce_target_is_soft(y[r * KC + k]);  \
+            rows[r] = soft_row ? fl_lane_sum(terms + r * KC, KC) : row_all[r];                                \
+        })                                                                                                    \
         return bad;                                                                                           \
     }
 

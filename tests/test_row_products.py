@@ -1,10 +1,11 @@
-"""BCE rows from one log per row: the product form is as exact as the element-by-element sum.
+"""BCE and CCE rows from one or two logs per row: the product form is as exact as the element-by-element sum.
 
-fl_kernels.h sums a row's logs as the log of a product (hard targets on probabilities: -log Π q, rows of 2 to 8
+fl_kernels.h sums a row's logs as the log of a product (BCE, hard targets on probabilities: -log Π q, rows of 2 to 8
 elements; float64 logits: log1p(Π (1 + e^-|z|) - 1), rows of 2 to 32 elements), carrying each product next to its complement so that a
-small row loss keeps its digits. These tests compare rows with 40-digit references across the regimes where a
-product could lose digits (confident rows whose loss is ~1e-15, wrong rows at the clip bound, long rows, logits
-whose tails underflow), and check that a row's bits do not depend on the rows next to it.
+small row loss keeps its digits. CCE on probabilities with targets of 0 and 1 (label smoothing or not), rows of up to
+32 classes, takes -(keep·log Π_{y=1} q + offset·log Π q). These tests compare rows with 40-digit references across
+the regimes where a product could lose digits (confident rows whose loss is ~1e-15, wrong rows at the clip bound,
+long rows, logits whose tails underflow), and check that a row's bits do not depend on the rows next to it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 import fastloss
-from fastloss import _engine
+from fastloss import _engine, oracle
 
 mpmath.mp.dps = 40
 ROW_RTOL = 1e-14          # a row of K <= 32 elements: ~3 roundings a step, against an exact reference
@@ -118,3 +119,116 @@ def test_rows_longer_than_the_product_range_keep_the_element_sum():
     # Element by element, -log(1 - p) for a tiny p inherits the rounding of 1 - p: an absolute 1.1e-16 per element.
     np.testing.assert_allclose(fastloss.binary_crossentropy(y, p, reduction="none"),
                                exact_bce_probability_rows(y, p, np.float64), rtol=ROW_RTOL, atol=2.0**-53)
+
+
+# CCE on probabilities: hard rows (every target 0 or 1) of up to 32 classes take two logs of products.
+CCE_PRODUCT_MAX_K = 32
+CCE_LENGTHS = [1, 2, 3, 7, 8, 9, 10, 16, 31, 32, 33]   # both sides of the product range and of its 4-lane blocks
+
+
+def dyadic_rows(rows, K, dtype, rng):
+    """Probability rows that sum to exactly 1 in either dtype, so that p / Σp is p itself and the reference needs no
+    rounding of the kernel's to match: multiples of 2^-24 (float32) or 2^-52 (float64). Per row one regime:
+    confident (the rest holds 2^-bits each, so the top class is clipped to hi or sits just below it), wrong (the
+    target's class holds the least: clipped to lo in float32), or spread at random."""
+    bits = 24 if dtype == np.float32 else 52
+    scale = 2 ** bits
+    out = np.empty((rows, K))
+    for r in range(rows):
+        regime = r % 3
+        if regime == 0:
+            ints = np.ones(K, dtype=object)
+            ints[rng.integers(0, K)] = scale - (K - 1)
+        elif regime == 1:
+            ints = np.array([int(i) for i in rng.integers(1, scale // (4 * K), size=K)], dtype=object)
+            ints[0] = 1
+            ints[-1] += scale - sum(ints)
+        else:
+            cuts = sorted(int(c) * (scale // 2 ** 30) for c in rng.integers(1, 2 ** 30, size=K - 1))
+            edges = [0] + cuts + [scale]
+            ints = np.array([edges[i + 1] - edges[i] for i in range(K)], dtype=object)
+        out[r] = [int(i) / scale for i in ints]
+    assert np.all(out.sum(axis=1) == 1.0)
+    return out.astype(dtype)
+
+
+def exact_cce_probability_rows(y, p, dtype, smoothing):
+    lo, hi = (mpmath.mpf(float(b)) for b in _engine._CLIP_BOUNDS[dtype])
+    keep, offset = (mpmath.mpf(v) for v in fastloss._kernels.smoothed_target(smoothing, 0, p.shape[-1]))
+    rows = []
+    for yr, pr in zip(y, p):
+        total = mpmath.mpf(0)
+        for yk, pk in zip(yr, pr):
+            q = min(max(mpmath.mpf(float(pk)), lo), hi)   # Σp == 1 exactly: q is the clipped p
+            total -= (mpmath.mpf(float(yk)) * keep + offset) * mpmath.log(q)
+        rows.append(float(total))
+    return np.array(rows)
+
+
+def hard_targets(rows, K, rng, p):
+    """One-hot rows on the most (confident rows) or least (wrong rows) likely class, multi-hot and empty rows."""
+    y = np.zeros((rows, K))
+    y[np.arange(rows), np.where(np.arange(rows) % 2 == 0, np.argmax(p, axis=1), np.argmin(p, axis=1))] = 1.0
+    y[1::5] = rng.integers(0, 2, size=(len(y[1::5]), K))
+    y[4::11] = 0.0
+    return y
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("K", CCE_LENGTHS)
+def test_cce_hard_rows_match_an_exact_reference(K, dtype, smoothing):
+    rng = np.random.default_rng(200 + K)
+    p = dyadic_rows(90, K, dtype, rng)
+    y = hard_targets(90, K, rng, p).astype(dtype)
+    want = exact_cce_probability_rows(y, p, dtype, smoothing)
+    got_rows = fastloss.categorical_crossentropy(y, p, label_smoothing=smoothing, reduction="none")
+    got_total = fastloss.categorical_crossentropy(y, p, label_smoothing=smoothing, reduction="sum")
+    if K <= CCE_PRODUCT_MAX_K or dtype == np.float64:
+        # float32 rows come back rounded to float32; the total keeps the products' precision. float64 rows of
+        # more than 32 classes add K double logs of the same sign: as exact.
+        np.testing.assert_allclose(got_rows, want, rtol=ROW_RTOL if dtype == np.float64 else 2.0**-24, atol=0)
+        assert got_total == pytest.approx(math.fsum(want), rel=ROW_RTOL)
+    else:
+        # float32 elements take their logs on float lanes: two float ulps (tests/test_float32_lanes.py).
+        np.testing.assert_allclose(got_rows, want, rtol=2.0**-22 + 2.0**-24, atol=0)
+        assert got_total == pytest.approx(math.fsum(want), rel=2.0**-22)
+
+
+def _force_row_functions(y, p):
+    """The same rows behind one more, masked out, whose probability lies outside [0, 1]: its chunk is then redone row
+    by row (the per-row functions), since only an included row may raise."""
+    bad_p = np.concatenate([p, np.full((1, p.shape[1]), 1.5, p.dtype)])
+    bad_y = np.concatenate([y, np.zeros((1, y.shape[1]), y.dtype)])
+    mask = np.ones(len(bad_p), bool)
+    mask[-1] = False
+    return bad_y, bad_p, mask
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("K", [5, 10, 33])
+def test_cce_row_gives_the_same_bits_alone_between_soft_rows_and_row_by_row(K, dtype, each_isa_level):
+    # A chunk with soft targets computes the element sums of those rows only; a row function chooses by its own
+    # targets too. So every row gets the same bits in a chunk of hard rows, among soft rows, alone, or row by row,
+    # at every instruction set level.
+    rng = np.random.default_rng(K)
+    p = rng.random((400, K)).astype(dtype)
+    y = hard_targets(400, K, rng, p)
+    soft = np.arange(0, 400, 7)
+    y[soft, rng.integers(0, K, len(soft))] = 0.25
+    y = y.astype(dtype)
+    hard = np.setdiff1d(np.arange(400), soft)
+    for _level in each_isa_level():
+        for smoothing in (0.0, 0.1):
+            kw = dict(label_smoothing=smoothing, reduction="none")
+            together = fastloss.categorical_crossentropy(y, p, **kw)
+            hard_only = fastloss.categorical_crossentropy(y[hard], p[hard], **kw)
+            alone = np.array([fastloss.categorical_crossentropy(y[i:i + 1], p[i:i + 1], **kw)[0] for i in range(0, 400, 3)])
+            by_row_y, by_row_p, mask = _force_row_functions(y, p)
+            by_row = fastloss.categorical_crossentropy(by_row_y, by_row_p, mask=mask, **kw)[:-1]
+            assert together.tobytes() == by_row.tobytes()
+            assert together[hard].tobytes() == hard_only.tobytes()
+            assert together[::3].tobytes() == alone.tobytes()
+            # The soft rows keep the per-element sum.
+            np.testing.assert_allclose(together[soft], oracle.categorical_crossentropy(y[soft], p[soft], **kw),
+                                       rtol=1e-13 if dtype == np.float64 else 2.0**-22)
