@@ -195,9 +195,16 @@ FL_INLINE double fl_bce_hard_f32(float y, float p, double lo, double hi)
 /* The element of each input type. float64: the formula above (with a hard target it is exactly -log(p) or
  * -log(1 - p): the other product is 0 times a finite log, and x + (-0) = x). float32: a hard target takes the
  * float-lane fl_bce_hard_f32, anything else (soft targets, smoothing) the double formula. */
+/* A target other than 0 and 1 (NaN included): the shortcuts of hard targets (BCE's one log, CCE's products) do not
+ * apply to its row or element. */
+FL_INLINE int fl_target_is_soft(double y)
+{
+    return (y != 0.0) & (y != 1.0);
+}
+
 FL_INLINE int fl_bce_target_is_hard(double y, const fl_params* prm)
 {
-    return ((y == 0.0) | (y == 1.0)) & (prm->keep == 1.0) & (prm->offset == 0.0);
+    return !fl_target_is_soft(y) & (prm->keep == 1.0) & (prm->offset == 0.0);
 }
 
 FL_INLINE double fl_bce_probabilities_element_f64(double y, double p, const fl_params* prm)
@@ -328,7 +335,7 @@ FL_INLINE double fl_bce_logits_row_value(double linear_sum, double Q, ptrdiff_t 
         for (ptrdiff_t k = 0; k < K; k++) {                                                                   \
             const double pk = p[k], yk = y[k];                                                                \
             *bad |= (pk < 0.0) | (pk > 1.0);                                                                  \
-            hard &= (yk == 0.0) | (yk == 1.0);                                                                \
+            hard &= !fl_target_is_soft(yk);                                                                   \
         }                                                                                                     \
         if (hard) {                                                                                           \
             for (ptrdiff_t k = 0; k < K; k++) FL_BCE_HARD_STEP(y[k], p[k], prm->lo, prm->hi, P, D);           \
@@ -663,11 +670,6 @@ FL_INLINE int fl_cce_hard_product_row(ptrdiff_t K, double lo)
     return (K <= FL_CCE_HARD_PRODUCT_MAX_K) & (lo >= 0x1p-31);
 }
 
-FL_INLINE int fl_cce_target_is_soft(double y)
-{
-    return (y != 0.0) & (y != 1.0);
-}
-
 /* The factors of a hard row: q clipped, and q where y != 0, else 1 (a select, so the same bits in a SIMD loop). */
 FL_INLINE double fl_cce_selected_factor(double y, double q)
 {
@@ -781,7 +783,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         int bad = 0, soft = (prm_local.keep != 1.0) | (prm_local.offset != 0.0);                              \
         if (!soft) {                                                                                          \
             _Pragma("omp simd reduction(|:soft)")                                                             \
-            for (ptrdiff_t i = 0; i < n; i++) soft |= ((double)y[i] != 0.0) & ((double)y[i] != 1.0);          \
+            for (ptrdiff_t i = 0; i < n; i++) soft |= fl_target_is_soft(y[i]);                                \
         }                                                                                                     \
         if (soft) {                                                                                           \
             _Pragma("omp simd reduction(|:bad)")                                                              \
@@ -820,7 +822,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
     do {                                                                                                      \
         const double pk = p[I], yk = y[I];                                                                    \
         bad |= (pk < 0.0) | (pk > 1.0);                                                                       \
-        soft |= (yk != 0.0) & (yk != 1.0);                                                                    \
+        soft |= fl_target_is_soft(yk);                                                                        \
         FL_BCE_HARD_STEP(yk, pk, lo, hi, P, D);                                                               \
     } while (0)
 
@@ -1127,7 +1129,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         const double factor = FL_RENORMALISER_##TS(total);                                                    \
         if (fl_cce_hard_product_row(K, prm.lo)) {                                                             \
             int soft = 0;                                                                                     \
-            for (ptrdiff_t k = 0; k < K; k++) soft |= fl_cce_target_is_soft(y[k]);                           \
+            for (ptrdiff_t k = 0; k < K; k++) soft |= fl_target_is_soft(y[k]);                           \
             if (!soft) {                                                                                      \
                 double q[FL_CCE_HARD_PRODUCT_MAX_K], s[FL_CCE_HARD_PRODUCT_MAX_K], all, selected;             \
                 for (ptrdiff_t k = 0; k < K; k++) {                                                           \
@@ -1199,7 +1201,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
                 const double q = fl_clip(FL_RENORMALISED_##TS(p[i], factor[i]), prm.lo, prm.hi);              \
                 terms[i] = q;                                                                                 \
                 factor[i] = fl_cce_selected_factor(y[i], q);                                                  \
-                soft |= fl_cce_target_is_soft(y[i]);                                                          \
+                soft |= fl_target_is_soft(y[i]);                                                          \
             }                                                                                                 \
             /* Each row asks for its targets' lines in the next chunk (the renormalisers ask for p's). */      \
             FL_WITH_ROW_LENGTH(K, KC, for (ptrdiff_t r = 0; r < nr; r++) {                                    \
@@ -1221,7 +1223,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
                          * fl_log_clipped_##TS(FL_RENORMALISED_##TS(p[i], factor[i]), prm.lo, prm.hi));       \
         FL_WITH_ROW_LENGTH(K, KC, for (ptrdiff_t r = 0; r < nr; r++) {                                        \
             int soft_row = !products;                                                                         \
-            for (ptrdiff_t k = 0; k < KC && !soft_row; k++) soft_row = fl_cce_target_is_soft(y[r * KC + k]);  \
+            for (ptrdiff_t k = 0; k < KC && !soft_row; k++) soft_row = fl_target_is_soft(y[r * KC + k]);  \
             rows[r] = soft_row ? fl_lane_sum(terms + r * KC, KC) : row_all[r];                                \
         })                                                                                                    \
         return bad;                                                                                           \

@@ -302,7 +302,7 @@ def lane_sum(terms):
 def test_short_row_sums_keep_the_lane_order(each_isa_level):
     # The overlap sum of y over a row is its row sum in this order. The terms 1, 2^-53, 3·2^-54, ... round
     # differently in other orders (about half of these rows would differ from a sum in element order), so a row of
-    # 8-15 terms, summed within the row by vectors (FL_QUAD_TREE), must give exactly this value at every level.
+    # 8-15 terms, summed within the row by vectors (FL_HALF_TREES), must give exactly this value at every level.
     rng = np.random.default_rng(5)
     values = [1.0, 2.0**-53, 2.0**-52, 0.75, 3 * 2.0**-54, 0.5 + 2.0**-53]
     rows = [rng.choice(values, size=k) for k in range(1, 41) for _ in range(20)]
