@@ -125,6 +125,8 @@ typedef struct {
     double (*stream_sum_f64)(const double*, ptrdiff_t);
     fl_chunk_weights_f32_fn chunk_weights_f32;
     fl_chunk_weights_f64_fn chunk_weights_f64;
+    ptrdiff_t (*count_nonzero_f32)(const float*, ptrdiff_t);  /* Keras 2.2's E0 */
+    ptrdiff_t (*count_nonzero_f64)(const double*, ptrdiff_t);
 
     fl_overlap_f32_fn overlap_sums_f32;  /* fl_overlap.h */
     fl_overlap_f64_fn overlap_sums_f64;
@@ -1434,6 +1436,8 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
     FL_STREAM_SUM(ISA, ATTR, double, f64)                                                                     \
     FL_CHUNK_WEIGHTS(ISA, ATTR, float, f32)                                                                   \
     FL_CHUNK_WEIGHTS(ISA, ATTR, double, f64)                                                                  \
+    FL_COUNT_NONZERO(ISA, ATTR, float, f32)                                                                   \
+    FL_COUNT_NONZERO(ISA, ATTR, double, f64)                                                                  \
     FL_OVERLAP_LEVEL(ISA, ATTR)                                                                               \
     FL_SPARSE_CHUNKS(ISA, ATTR)                                                                               \
     static const fl_vtable fl_vtable_##ISA = {                                                                \
@@ -1472,6 +1476,8 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
         .stream_sum_f64 = fl_stream_sum_f64_##ISA,                                                            \
         .chunk_weights_f32 = fl_chunk_weights_f32_##ISA,                                                      \
         .chunk_weights_f64 = fl_chunk_weights_f64_##ISA,                                                      \
+        .count_nonzero_f32 = fl_count_nonzero_f32_##ISA,                                                      \
+        .count_nonzero_f64 = fl_count_nonzero_f64_##ISA,                                                      \
         FL_OVERLAP_ENTRIES(ISA)                                                                               \
         FL_SPARSE_TABLE_ENTRIES(ISA)                                                                          \
     };

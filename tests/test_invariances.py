@@ -406,12 +406,17 @@ def test_float32_accumulates_in_double(loss):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", [0, 1, 7, (1 << 16) + 3, 3 * (1 << 16)])
-def test_count_nonzero_is_numpys_on_any_threads(dtype, n):
-    # E0 (keras_legacy's count of non-zero weight entries) comes from this count: NaN counts, -0.0 does not.
+def test_count_nonzero_is_numpys_on_any_threads(dtype, n, each_isa_level):
+    # E0 (keras_legacy's count of non-zero weight entries) comes from this count: NaN counts, -0.0 does not. It
+    # runs through the dispatched level, so every level this CPU runs is checked.
     rng = np.random.default_rng(n)
     x = rng.choice(np.array([0.0, -0.0, 1.5, np.nan, -2.0, np.inf]), size=n).astype(dtype)
-    for threads in (1, 2, 3):
-        assert fastloss._kernels.count_nonzero(x, threads) == np.count_nonzero(x)
+    levels = []
+    for level in each_isa_level():
+        levels.append(level)
+        for threads in (1, 2, 3):
+            assert fastloss._kernels.count_nonzero(x, threads) == np.count_nonzero(x), (level, threads)
+    assert "baseline" in levels
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
