@@ -237,6 +237,34 @@ FL_INLINE double fl_log_clipped_f32(double q, double lo, double hi)
     return (double)fl_logf_plus(qf, (float)(qc - (double)qf) * (2.0f - qf));
 }
 
+/* Non-zero if a value of p[0..n) lies outside [0, 1] (a NaN does not), as (v < 0) | (v > 1) over the values says:
+ * the chunks' range check. First the largest bit pattern, read as an unsigned integer, against 1.0's: non-negative
+ * numbers order as their bit patterns do, and a set sign bit (a negative number, -0.0) or a NaN's exponent lies
+ * above 1.0's. One max per vector instead of two comparisons and their masks (rows of 10 float64 in L2: 26 -> 21
+ * µs per 10^5). Only a chunk that this flags (a value outside [0, 1], a NaN, a -0.0) takes the comparisons. */
+#define FL_BITS_f32(X) fl__f2u(X)
+#define FL_BITS_f64(X) fl__d2u(X)
+#define FL_BITS_TYPE_f32 uint32_t
+#define FL_BITS_TYPE_f64 uint64_t
+#define FL_ONE_BITS_f32 0x3f800000u
+#define FL_ONE_BITS_f64 0x3ff0000000000000ull
+#define FL_OUTSIDE_UNIT_INTERVAL(TS, P, N)                                                                    \
+    __extension__({                                                                                           \
+        FL_BITS_TYPE_##TS fl_top_ = 0;                                                                        \
+        int fl_outside_ = 0;                                                                                  \
+        _Pragma("omp simd reduction(max:fl_top_)")                                                            \
+        for (ptrdiff_t fl_i_ = 0; fl_i_ < (N); fl_i_++) {                                                     \
+            const FL_BITS_TYPE_##TS fl_b_ = FL_BITS_##TS((P)[fl_i_]);                                         \
+            fl_top_ = fl_b_ > fl_top_ ? fl_b_ : fl_top_;                                                      \
+        }                                                                                                     \
+        if (fl_top_ > FL_ONE_BITS_##TS) {                                                                     \
+            _Pragma("omp simd reduction(|:fl_outside_)")                                                      \
+            for (ptrdiff_t fl_i_ = 0; fl_i_ < (N); fl_i_++)                                                   \
+                fl_outside_ |= ((double)(P)[fl_i_] < 0.0) | ((double)(P)[fl_i_] > 1.0);                       \
+        }                                                                                                     \
+        fl_outside_;                                                                                          \
+    })
+
 /* Keras renormalises a row of probabilities, p / Σp, before the clip: FL_RENORMALISED(p, FL_RENORMALISER(Σp)).
  * float64 rows divide, as Keras does. float32 rows multiply by the row's reciprocal: q is then within 1.5 double ulps
  * of p / Σp instead of 0.5, a billionth of the float lanes' log error, and the chunk loop loses its per-element
@@ -1087,12 +1115,10 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         const ptrdiff_t n = nr * K;                                                                           \
         const int widen = sizeof(T) < sizeof(double);                                                         \
         double wide[FL_CHUNK];                                                                                \
-        int bad = 0;                                                                                          \
-        _Pragma("omp simd reduction(|:bad)")                                                                  \
-        for (ptrdiff_t i = 0; i < n; i++) {                                                                   \
-            const double v = p[i];                                                                            \
-            bad |= (v < 0.0) | (v > 1.0);                                                                     \
-            if (widen) wide[i] = v;                                                                           \
+        const int bad = FL_OUTSIDE_UNIT_INTERVAL(TS, p, n);                                                 \
+        if (widen) {                                                                                          \
+            _Pragma("omp simd")                                                                               \
+            for (ptrdiff_t i = 0; i < n; i++) wide[i] = p[i];                                                 \
         }                                                                                                     \
         /* Row by row (GCC does not vectorise this across rows for a variable K, and for K = 10 its strided   \
          * version is slower): the sums wait on the adds, which leaves the memory idle, so each row asks for  \
@@ -1171,9 +1197,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
                                                         double* restrict sums)                                \
     {                                                                                                         \
         const ptrdiff_t n = nr * K;                                                                           \
-        int bad = 0;                                                                                          \
-        _Pragma("omp simd reduction(|:bad)")                                                                  \
-        for (ptrdiff_t i = 0; i < n; i++) bad |= ((double)p[i] < 0.0) | ((double)p[i] > 1.0);                 \
+        const int bad = FL_OUTSIDE_UNIT_INTERVAL(TS, p, n);                                                 \
         /* Each row asks for its lines in the next chunk (the caller's rows follow these, n elements on). */  \
         FL_WITH_ROW_LENGTH(K, KC, for (ptrdiff_t r = 0; r < nr; r++) {                                        \
             FL_PREFETCH_ROW(p + n + r * KC, KC);                                                              \
