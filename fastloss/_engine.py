@@ -222,7 +222,7 @@ def _as_labels(y_true, rows_shape, name="y_true") -> np.ndarray:
 
 
 # (rows_shape, K) of a y_pred shape: the last axis holds a row's K values, except that a 1-D y_pred of an
-# element-wise loss is N rows of one value. The kernel module owns the rule: its small calls apply it to buffers.
+# element-wise loss is N rows of one value. The kernel module owns the rule: its direct calls apply it to buffers.
 _row_layout = _kernels.row_layout
 
 
@@ -438,17 +438,22 @@ def evaluate(
             and type(reduction) is str):
         scalar = _SCALAR_REDUCTION.get(reduction)
         if scalar is not None:
-            # Inputs that the coercion below would pass through unchanged and that thread_count would run on one
-            # thread (fewer elements than both thresholds) are read by the kernel module itself, without the ~2 µs
-            # of Python below. None: anything else, or a kernel error; this general path, which owns every
-            # conversion, rule and message, then runs the call.
-            totals = _kernels.small_call_totals(
-                _KERNEL_INDEX[kernel_name], y_true, y_pred, sample_weight, mask, ignore_class, elementwise,
-                smoothing, smoothing_classes or 0, delta, scalar in _NEEDS_NONZERO_ENTRIES,
-                WARM_MIN_ELEMENTS if WARM_MIN_ELEMENTS < PARALLEL_MIN_ELEMENTS else PARALLEL_MIN_ELEMENTS,
-                BLOCK_ELEMENTS)
+            # Inputs that the coercion below would pass through unchanged are read by the kernel module itself,
+            # without the ~2-5 µs of Python below; a call of more than one block gets its threads from
+            # kernel_threads there, as below. None: anything else, before anything ran. Totals of None: a kernel
+            # error. This general path, which owns every conversion, rule and message, then runs the call.
+            try:
+                totals = _kernels.direct_call_totals(
+                    _KERNEL_INDEX[kernel_name], y_true, y_pred, sample_weight, mask, ignore_class, elementwise,
+                    smoothing, smoothing_classes or 0, delta, scalar in _NEEDS_NONZERO_ENTRIES, BLOCK_ELEMENTS,
+                    kernel_threads, n_threads)
+            except BaseException:
+                kernel_returned(1)  # a call that raised (MemoryError) after the rule saw it leaves no start behind
+                raise
             if totals is not None:
-                return scalar_result(scalar, zero_division, *totals)
+                kernel_returned(totals[7])
+                if totals[0] is not None:
+                    return scalar_result(scalar, zero_division, *totals[:7])
     canonical = _CANONICAL_REDUCTION.get(reduction) if type(reduction) is str else None
     reduction = canonical if canonical is not None else canonical_reduction(reduction)
     if type(zero_division) is not float:

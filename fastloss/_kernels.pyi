@@ -1,5 +1,5 @@
 # Type stub for the compiled module built from src/_kernels.pyx.tp.
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,10 +21,10 @@ KERNEL_INDEX: dict[str, int]
 def set_clip_bounds(float32_bounds: tuple[float, float], float64_bounds: tuple[float, float]) -> None: ...
 def row_layout(pred_shape: tuple[int, ...], elementwise: bool) -> tuple[tuple[int, ...], int]: ...
 def smoothed_target(smoothing: float, classes: int, K: int) -> tuple[float, float]: ...
-def small_call_totals(kernel: int, y_true: Any, y_pred: Any, sample_weight: Any, mask: Any, ignore: Any,
-                      elementwise: bool, smoothing: float, smoothing_classes: int, delta: float,
-                      count_nonzero: bool, max_elements: int,
-                      block_elements: int) -> tuple[float, float, int, int, int, int, int | None] | None: ...
+def direct_call_totals(kernel: int, y_true: Any, y_pred: Any, sample_weight: Any, mask: Any, ignore: Any,
+                       elementwise: bool, smoothing: float, smoothing_classes: int, delta: float,
+                       count_nonzero: bool, block_elements: int, threads_for: Callable[[int, int | None], int],
+                       n_threads: int | None) -> tuple[Any, ...] | None: ...
 
 def _dense(y_true: NDArray[np.floating], y_pred: NDArray[np.floating], out: NDArray[np.floating] | None,
            sample_weight: NDArray[np.float64] | None, sw_inner: int, class_weight: NDArray[np.float64] | None,

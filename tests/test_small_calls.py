@@ -1,9 +1,10 @@
-"""Small calls: the kernel module reads an input that needs no coercion itself (_kernels.small_call_totals).
+"""Direct calls: the kernel module reads an input that needs no coercion itself (_kernels.direct_call_totals).
 
 evaluate offers every call to it first; it takes plain NumPy arrays that the general path would pass through
-unchanged, on one thread, and returns None for everything else. Its results must be the general path's bits, for
-every loss and reduction, and everything it declines (a conversion, a broadcast, a bad value to report) must
-still reach the general path, which owns those rules and messages.
+unchanged, asks the engine's thread rule for the threads of a call of more than one block, and returns None for
+everything else. Its results must be the general path's bits, for every loss and reduction, at every size and
+thread count, and everything it declines (a conversion, a broadcast, a bad value to report) must still reach the
+general path, which owns those rules and messages.
 """
 
 from __future__ import annotations
@@ -28,21 +29,21 @@ GENERAL_ONLY = ("hinge", "squared_hinge", "binary_focal_crossentropy", "categori
 
 @pytest.fixture
 def small_calls(monkeypatch):
-    """Counts the small calls that returned totals (the others fell through to the general path)."""
+    """Counts the direct calls that returned totals (the others fell through to the general path)."""
     taken = []
-    small_call_totals = _kernels.small_call_totals
+    direct_call_totals = _kernels.direct_call_totals
 
     def counting(*args):
-        totals = small_call_totals(*args)
-        taken.append(totals is not None)
+        totals = direct_call_totals(*args)
+        taken.append(totals is not None and totals[0] is not None)
         return totals
 
-    monkeypatch.setattr(_kernels, "small_call_totals", counting)
+    monkeypatch.setattr(_kernels, "direct_call_totals", counting)
     return taken
 
 
 def general_path(monkeypatch):
-    monkeypatch.setattr(_kernels, "small_call_totals", lambda *args: None)
+    monkeypatch.setattr(_kernels, "direct_call_totals", lambda *args: None)
 
 
 def inputs(loss, dtype, rng, rows=ROWS, k=K):
@@ -169,19 +170,24 @@ def declined():
         ("sparse: label out of range", np.where(labels == 0, 4, labels), p, dict(kernel="scce_probabilities")),
         ("sparse: numpy ignore_class", labels, p, dict(kernel="scce_probabilities", ignore=np.int64(1))),
         ("sparse: huge ignore_class", labels, p, dict(kernel="scce_probabilities", ignore=1 << 70)),
-        ("at the element limit", y, p, dict(max_elements=24)),
     ]
 
 
 def small_call(y_true, y_pred, kernel="bce_probabilities", sample_weight=None, mask=None, ignore=None,
-               max_elements=1 << 15):
-    return _kernels.small_call_totals(_kernels.KERNEL_INDEX[kernel], y_true, y_pred, sample_weight, mask, ignore,
-                                      True, 0.0, 2, 0.0, False, max_elements, 1 << 14)
+               threads_for=None):
+    def no_rule(elements, n_threads):
+        raise AssertionError("a call of one block asked the thread rule")
+    return _kernels.direct_call_totals(_kernels.KERNEL_INDEX[kernel], y_true, y_pred, sample_weight, mask, ignore,
+                                       True, 0.0, 2, 0.0, False, 1 << 14, threads_for or no_rule, None)
 
 
 @pytest.mark.parametrize("what, y_true, y_pred, keywords", declined(), ids=[row[0] for row in declined()])
 def test_inputs_that_need_the_general_path_are_declined(what, y_true, y_pred, keywords):
-    assert small_call(y_true, y_pred, **keywords) is None
+    totals = small_call(y_true, y_pred, **keywords)
+    if what.startswith(("probability above 1", "sparse: label out of range")):
+        assert totals == (None,) * 7 + (1,)  # the kernel ran, on one thread, and found the error
+    else:
+        assert totals is None
 
 
 def test_the_clean_inputs_of_the_declined_table_are_taken():
@@ -190,10 +196,10 @@ def test_the_clean_inputs_of_the_declined_table_are_taken():
     p = rng.uniform(0.05, 0.95, (6, 4))
     y = (rng.random((6, 4)) < 0.5).astype(np.float64)
     labels = rng.integers(0, 4, 6)
-    assert small_call(y, p) is not None
-    assert small_call(y, p, sample_weight=np.ones(6), mask=np.ones(6, dtype=bool), max_elements=25) is not None
-    assert small_call(labels, p, kernel="scce_probabilities", ignore=1) is not None
-    assert small_call(labels.astype(np.int32), p, kernel="scce_probabilities") is not None
+    for totals in (small_call(y, p), small_call(y, p, sample_weight=np.ones(6), mask=np.ones(6, dtype=bool)),
+                   small_call(labels, p, kernel="scce_probabilities", ignore=1),
+                   small_call(labels.astype(np.int32), p, kernel="scce_probabilities")):
+        assert totals is not None and totals[0] is not None and totals[7] == 1
 
 
 @pytest.mark.parametrize("what, y_true, y_pred, keywords", declined(), ids=[row[0] for row in declined()])
@@ -201,8 +207,6 @@ def test_declined_inputs_get_the_general_paths_answer(what, y_true, y_pred, keyw
     """The public call behind each declined input takes the general path too (evaluate passes what the direct call
     above passed), with the same value or the same exception as with small calls switched off."""
     kernel = keywords.get("kernel", "bce_probabilities")
-    if "max_elements" in keywords:
-        monkeypatch.setattr(_engine, "WARM_MIN_ELEMENTS", keywords["max_elements"])
     fn, options = ((fastloss.sparse_categorical_crossentropy, dict(ignore_class=keywords.get("ignore")))
                    if kernel.startswith("scce") else (fastloss.binary_crossentropy, {}))
     weighting = {name: keywords[name] for name in ("sample_weight", "mask") if name in keywords}
@@ -220,17 +224,71 @@ def test_declined_inputs_get_the_general_paths_answer(what, y_true, y_pred, keyw
     assert got == want or (isinstance(got, float) and same(got, want))
 
 
-def test_small_calls_leave_the_thread_rule_alone(small_calls, monkeypatch):
-    """Inputs from the warm threshold on (or with the parallel threshold lowered, as the block tests do) go the
-    general way, where the thread rule decides."""
-    y, p = np.zeros(1000), np.full(1000, 0.5)
-    fastloss.binary_crossentropy(y, p)
-    monkeypatch.setattr(_engine, "WARM_MIN_ELEMENTS", 1000)
-    fastloss.binary_crossentropy(y, p)
-    monkeypatch.setattr(_engine, "WARM_MIN_ELEMENTS", 1 << 15)
+def test_direct_calls_take_their_threads_from_the_thread_rule(monkeypatch):
+    """A call of more than one block asks kernel_threads (elements, n_threads) once and books the count it got with
+    kernel_returned; a call of one block asks nothing and runs on one thread."""
+    asked, booked = [], []
+    kernel_threads, kernel_returned = _engine.kernel_threads, _engine.kernel_returned
+
+    def asking(elements, n_threads):
+        asked.append((elements, n_threads))
+        return kernel_threads(elements, n_threads)
+
+    def booking(threads):
+        booked.append(threads)
+        return kernel_returned(threads)
+
+    monkeypatch.setattr(_engine, "kernel_threads", asking)
+    monkeypatch.setattr(_engine, "kernel_returned", booking)
+    monkeypatch.setattr(_engine, "PARALLEL_MIN_ELEMENTS", 0)  # every call of two blocks or more: n_threads
+    y, p = np.zeros(3 * (1 << 14) + 5), np.full(3 * (1 << 14) + 5, 0.5)
+    fastloss.binary_crossentropy(y[:1000], p[:1000], n_threads=2)
+    assert asked == [] and booked == [1]
+    fastloss.binary_crossentropy(y, p, n_threads=2)
+    fastloss.binary_crossentropy(y, p, n_threads=1)
+    assert asked == [(y.size, 2), (y.size, 1)]
+    expected = 2 if _kernels.openmp_enabled() else 1
+    assert booked == [1, expected, 1]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss, options", [("binary_crossentropy", {}), ("binary_crossentropy", dict(from_logits=True)),
+                                           ("categorical_crossentropy", dict(label_smoothing=0.1)),
+                                           ("sparse_categorical_crossentropy", {}),
+                                           ("mean_squared_error", {})])
+def test_direct_calls_of_many_blocks_give_the_bits_of_the_general_path(loss, options, dtype, small_calls,
+                                                                       monkeypatch):
+    """Several blocks, on one thread and on several, with weights and a mask: the direct path's totals, E0 included
+    (keras_legacy reads it), are the general path's bits, and the direct path took every call."""
+    rng = np.random.default_rng(11)
+    rows, k = (600, 7), 10  # 42000 elements: three blocks of 2^14 elements at K = 10
+    y_true, y_pred = inputs(loss, dtype, rng, rows, k)
+    sw = rng.uniform(0.0, 2.0, rows)
+    sw[rng.random(rows) < 0.1] = 0.0
+    mask = rng.random(rows) < 0.8
+    calls = [(kw, r, threads) for kw in ({}, dict(sample_weight=sw, mask=mask), dict(sample_weight=sw[:, 0].copy()))
+             for r in SCALAR_REDUCTIONS for threads in (1, 2, None)]
+    fn = fastloss.LOSSES[loss]
+    got = [fn(y_true, y_pred, reduction=r, n_threads=t, **kw, **options) for kw, r, t in calls]
+    assert len(small_calls) == len(calls) and all(small_calls)
+    general_path(monkeypatch)
+    want = [fn(y_true, y_pred, reduction=r, n_threads=t, **kw, **options) for kw, r, t in calls]
+    for (kw, r, t), g, w in zip(calls, got, want):
+        assert same(g, w), f"{loss} {sorted(kw)} {r} n_threads={t}: {g!r} != {w!r}"
+
+
+def test_a_kernel_error_in_a_direct_call_of_many_blocks_is_booked_and_reported(monkeypatch):
+    booked = []
+    kernel_returned = _engine.kernel_returned
+    monkeypatch.setattr(_engine, "kernel_returned", lambda threads: booked.append(threads) or kernel_returned(threads))
     monkeypatch.setattr(_engine, "PARALLEL_MIN_ELEMENTS", 0)
-    fastloss.binary_crossentropy(y, p)
-    assert small_calls == [True, False, False]
+    p = np.full((6000, 10), 0.1)
+    p[4321, 7] = 1.5
+    y = np.eye(10)[np.arange(6000) % 10]
+    with pytest.raises(ValueError, match=r"y_pred: probabilities must lie in \[0, 1\], but row \(4321,\)"):
+        fastloss.categorical_crossentropy(y, p, n_threads=2)
+    expected = 2 if _kernels.openmp_enabled() else 1
+    assert booked == [expected, expected]  # the direct attempt, then the general path's call
 
 
 def test_smoothed_target_is_what_keras_smooths_towards():
@@ -270,14 +328,14 @@ def test_random_shapes_and_weightings_give_the_bits_of_the_general_path(data):
     if cut:
         kw["mask"] = rng.random(rows[:cut]) < 0.7
     fn = fastloss.LOSSES[loss]
-    small_call_totals = _kernels.small_call_totals
+    direct_call_totals = _kernels.direct_call_totals
     taken = []
     try:
-        _kernels.small_call_totals = lambda *args: taken.append(small_call_totals(*args)) or taken[-1]
+        _kernels.direct_call_totals = lambda *args: taken.append(direct_call_totals(*args)) or taken[-1]
         got = [fn(y_true, y_pred, reduction=r, **kw) for r in SCALAR_REDUCTIONS]
-        _kernels.small_call_totals = lambda *args: None
+        _kernels.direct_call_totals = lambda *args: None
         want = [fn(y_true, y_pred, reduction=r, **kw) for r in SCALAR_REDUCTIONS]
     finally:
-        _kernels.small_call_totals = small_call_totals
+        _kernels.direct_call_totals = direct_call_totals
     assert all(same(g, w) for g, w in zip(got, want)), (got, want)
     assert len(taken) == len(SCALAR_REDUCTIONS) and all(t is not None for t in taken)

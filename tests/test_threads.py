@@ -295,12 +295,22 @@ def test_a_run_of_real_calls_gives_the_serial_bits(two_cores, monkeypatch):
     assert all(g == want for g in got)
 
 
-def test_a_call_that_raises_is_booked_all_the_same(clock, monkeypatch):
+@pytest.mark.parametrize("path", ["general", "direct"])
+def test_a_call_that_raises_is_booked_all_the_same(path, clock, monkeypatch):
     # a kernel that raises must not leave its start behind for the next call to book as its own time
     def broken(*args):
         raise RuntimeError("kernel")
 
-    monkeypatch.setattr(_engine._kernels, "absolute_error", broken)
+    def broken_direct(*args):
+        threads_for, n_threads = args[-2:]
+        threads_for(100_000, n_threads)  # the rule saw the call, then the kernel raised
+        raise RuntimeError("kernel")
+
+    if path == "general":
+        monkeypatch.setattr(_engine._kernels, "direct_call_totals", lambda *args: None)
+        monkeypatch.setattr(_engine._kernels, "absolute_error", broken)
+    else:
+        monkeypatch.setattr(_engine._kernels, "direct_call_totals", broken_direct)
     y = np.zeros(100_000)
     with pytest.raises(RuntimeError, match="kernel"):
         fastloss.mean_absolute_error(y, y)
