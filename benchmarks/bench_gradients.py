@@ -131,7 +131,7 @@ def report_fields(workload, n, y, p):
 
 
 @pytest.mark.parametrize("contestant", CONTESTANTS)
-def test_value_and_grad(benchmark, case, contestant):
+def test_value_and_grad(benchmark, case, contestant, warmup_rounds):
     workload, n, loss, y, p, options, (expected_value, expected_grad) = case
     if contestant.startswith("fastloss-"):
         kwargs = dict(options, n_threads=1 if contestant == "fastloss-1thread" else None)
@@ -152,7 +152,7 @@ def test_value_and_grad(benchmark, case, contestant):
     benchmark.extra_info.update(contestant=contestant, workload=workload, n=n,
                                 threads=1 if contestant == "fastloss-1thread" else THREADS,
                                 **report_fields(workload, n, y, p))
-    value, grad = benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    value, grad = benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=warmup_rounds(run))
 
     value = float(value.detach() if hasattr(value, "detach") else value)
     grad = np.asarray(grad.detach().numpy() if hasattr(grad, "detach") else grad)

@@ -74,7 +74,7 @@ QUICK = os.environ.get("FASTLOSS_BENCH_QUICK", "") not in ("", "0")
 
 # From this many elements on, use benchmark.pedantic with a bounded number of rounds.
 PEDANTIC_FROM = 1_000_000
-SLOW_CONTESTANTS = ("oracle", "sklearn")  # seconds per call at 1e7: few rounds, no warm-up round
+SLOW_CONTESTANTS = ("oracle", "sklearn")  # seconds per call at 1e7: few rounds, no warm-up (conftest.WARMUP_S)
 PEDANTIC_ROUNDS = 3 if QUICK else 10
 SLOW_PEDANTIC_ROUNDS = 1 if QUICK else 3
 
@@ -357,7 +357,7 @@ def _callable(case, contestant):
 
 
 @pytest.mark.parametrize("contestant", CONTESTANTS)
-def test_loss(benchmark, case, contestant, versions):
+def test_loss(benchmark, case, contestant, versions, warmup_rounds):
     run = _callable(case, contestant)
     if run is None:
         pytest.skip(f"{contestant} cannot express this workload's convention")
@@ -382,7 +382,7 @@ def test_loss(benchmark, case, contestant, versions):
     if case.n >= PEDANTIC_FROM:
         slow = contestant in SLOW_CONTESTANTS
         result = benchmark.pedantic(run, rounds=SLOW_PEDANTIC_ROUNDS if slow else PEDANTIC_ROUNDS, iterations=1,
-                                    warmup_rounds=0 if slow else 1)
+                                    warmup_rounds=0 if slow else warmup_rounds(run))
     else:
         result = benchmark(run)
 

@@ -8,7 +8,9 @@ Like the tests, the benchmarks must time the installed build, not the checkout: 
 ``FASTLOSS_ALLOW_SOURCE_TREE=1`` allows an in-place build (``python setup.py build_ext --inplace``).
 """
 
+import math
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,26 @@ def pytest_configure(config):
             "Install it (pip install '.[test]') and run the `pytest` script, not `python -m pytest`; "
             "for an in-place build set FASTLOSS_ALLOW_SOURCE_TREE=1."
         )
+
+
+# The timed rounds of a pedantic benchmark (a few rounds of a long call) follow warm-up calls made back to back
+# for at least this long, as the other benchmarks' rounds follow pytest-benchmark's calibration loop. Thread pools,
+# JIT and CPU caches are then in the state that back-to-back calls keep them in, for every contestant alike:
+# fastloss's thread rule, for one, wakes its workers for calls below 2^21 elements only after 8 ms of back-to-back
+# one-thread calls (_engine.WAKE_UP_BUDGET_S), so that one warm-up call left a 1e6-element call's rounds mostly on
+# one thread (README, "Threads").
+WARMUP_S = 0.03
+
+
+@pytest.fixture
+def warmup_rounds():
+    """warmup_rounds(run) -> the warm-up rounds that fill WARMUP_S (at least 1, at most 100), from one call of
+    run (itself a warm-up call)."""
+
+    def rounds(run):
+        start = time.perf_counter()
+        run()
+        once = time.perf_counter() - start
+        return max(1, min(100, math.ceil(WARMUP_S / max(once, 1e-9))))
+
+    return rounds
