@@ -1120,7 +1120,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         const ptrdiff_t n = nr * K;                                                                           \
         const int widen = sizeof(T) < sizeof(double);                                                         \
         double wide[FL_CHUNK];                                                                                \
-        const int bad = FL_OUTSIDE_UNIT_INTERVAL(TS, p, n);                                                 \
+        const int bad = FL_OUTSIDE_UNIT_INTERVAL(TS, p, n);                                                   \
         if (widen) {                                                                                          \
             _Pragma("omp simd")                                                                               \
             for (ptrdiff_t i = 0; i < n; i++) wide[i] = p[i];                                                 \
