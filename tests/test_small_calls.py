@@ -260,6 +260,10 @@ def test_direct_calls_of_many_blocks_give_the_bits_of_the_general_path(loss, opt
                                                                        monkeypatch):
     """Several blocks, on one thread and on several, with weights and a mask: the direct path's totals, E0 included
     (keras_legacy reads it), are the general path's bits, and the direct path took every call."""
+    monkeypatch.setattr(_engine, "PARALLEL_MIN_ELEMENTS", 0)  # n_threads=2 and None run on 2 threads here
+    threads = []
+    kernel_returned = _engine.kernel_returned
+    monkeypatch.setattr(_engine, "kernel_returned", lambda t: threads.append(t) or kernel_returned(t))
     rng = np.random.default_rng(11)
     rows, k = (600, 7), 10  # 42000 elements: three blocks of 2^14 elements at K = 10
     y_true, y_pred = inputs(loss, dtype, rng, rows, k)
@@ -271,6 +275,8 @@ def test_direct_calls_of_many_blocks_give_the_bits_of_the_general_path(loss, opt
     fn = fastloss.LOSSES[loss]
     got = [fn(y_true, y_pred, reduction=r, n_threads=t, **kw, **options) for kw, r, t in calls]
     assert len(small_calls) == len(calls) and all(small_calls)
+    if _kernels.openmp_enabled() and _kernels.max_threads() > 1:
+        assert threads == [1 if t == 1 else (2 if t == 2 else _kernels.max_threads()) for _, _, t in calls]
     general_path(monkeypatch)
     want = [fn(y_true, y_pred, reduction=r, n_threads=t, **kw, **options) for kw, r, t in calls]
     for (kw, r, t), g, w in zip(calls, got, want):
