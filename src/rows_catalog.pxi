@@ -26,7 +26,7 @@ cdef inline double _row_binary_focal_probabilities(const floating_t* y, const fl
     cdef double acc = 0.0, pk
     for k in range(K):
         pk = p[k]
-        if pk < 0.0 or pk > 1.0:
+        if fl_outside_unit_interval(pk):
             error[0] = E_PROBABILITY
         acc += fl_binary_focal_element(y[k], pk, _column_alpha(prm, k), prm, n)
     return acc / K
@@ -77,7 +77,7 @@ cdef inline double _row_generalized_cross_entropy(Py_ssize_t label, const floati
     cdef bint nan = False
     for k in range(K):
         pk = p[k]
-        if pk < 0.0 or pk > 1.0:
+        if fl_outside_unit_interval(pk):
             error[0] = E_PROBABILITY
         nan = nan or pk != pk
     if nan:
@@ -97,7 +97,7 @@ cdef inline double _row_bce_multilabel_probabilities(const floating_t* y, const 
     cdef double acc = 0.0, pk, yk, ys, pc
     for k in range(K):
         pk = p[k]
-        if pk < 0.0 or pk > 1.0:
+        if fl_outside_unit_interval(pk):
             error[0] = E_PROBABILITY
         yk = y[k]
         ys = yk * prm.keep + prm.offset
