@@ -1180,30 +1180,24 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         return 0;                                                                                             \
     }                                                                                                         \
                                                                                                               \
-    /* Σ_k p of nr rows (nr·K <= FL_CHUNK), each summed in k order like _row_scce_probabilities, vectorised   \
-     * across rows; non-zero if a probability of the chunk lies outside [0, 1]. Float rows are widened into an   \
-     * L1 buffer first: strided loads of doubles from there cost less than converting strided floats. */      \
+    /* Keras's renormaliser of each of nr rows: sums[r] = Σ_k p, in the per-row functions' fl_lane_sum order, read \
+     * straight from the inputs. Non-zero if a probability of the chunk lies outside [0, 1]. Shared by the CCE, \
+     * categorical focal and sparse chunks. Each row asks for its lines `ahead` elements on (the next chunk). */ \
+    ATTR static int fl_rows_renormalisers_##TS##_##ISA(const T* restrict p, ptrdiff_t nr, ptrdiff_t K,        \
+                                                        ptrdiff_t ahead, double* restrict sums)               \
+    {                                                                                                         \
+        const ptrdiff_t n = nr * K;                                                                           \
+        const int bad = FL_OUTSIDE_UNIT_INTERVAL(TS, p, n);                                                   \
+        FL_ROW_SUMS_AHEAD(ISA, FL_LANE_SUM_##TS, p, nr, K, sums, ahead);                                      \
+        return bad;                                                                                           \
+    }                                                                                                         \
+                                                                                                              \
+    /* Σ_k p of nr rows (nr·K <= FL_CHUNK) for the sparse chunks, summed as _row_scce_probabilities sums a row;  \
+     * the caller's rows follow these, n elements on. */                                                      \
     ATTR static int fl_rows_probability_sum_##TS##_##ISA(const T* restrict p, ptrdiff_t nr, ptrdiff_t K,      \
                                                          double* restrict rows)                               \
     {                                                                                                         \
-        const ptrdiff_t n = nr * K;                                                                           \
-        const int widen = sizeof(T) < sizeof(double);                                                         \
-        double wide[FL_CHUNK];                                                                                \
-        const int bad = FL_OUTSIDE_UNIT_INTERVAL(TS, p, n);                                                   \
-        if (widen) {                                                                                          \
-            _Pragma("omp simd")                                                                               \
-            for (ptrdiff_t i = 0; i < n; i++) wide[i] = p[i];                                                 \
-        }                                                                                                     \
-        /* Row by row (GCC does not vectorise this across rows for a variable K, and for K = 10 its strided   \
-         * version is slower): the sums wait on the adds, which leaves the memory idle, so each row asks for  \
-         * its lines in the next chunk (the caller's rows follow these, n elements on). */                    \
-        FL_WITH_ROW_LENGTH(K, KC, for (ptrdiff_t r = 0; r < nr; r++) {                                        \
-            double total = 0.0;                                                                               \
-            FL_PREFETCH_ROW(p + n + r * KC, KC);                                                              \
-            for (ptrdiff_t k = 0; k < KC; k++) total += widen ? wide[r * KC + k] : (double)p[r * KC + k];     \
-            rows[r] = total;                                                                                  \
-        })                                                                                                    \
-        return bad;                                                                                           \
+        return fl_rows_renormalisers_##TS##_##ISA(p, nr, K, nr * K, rows);                                    \
     }                                                                                                         \
                                                                                                               \
     ATTR static double fl_row_cce_logits_##TS##_##ISA(const T* restrict y, const T* restrict z, ptrdiff_t K,  \
@@ -1262,18 +1256,6 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         for (ptrdiff_t i = 0; i < n; i++) terms[i] = ((double)y[i] * prm.keep + prm.offset) * (lse[i] - (double)z[i]);\
         FL_ROW_SUMS(ISA, fl_lane_sum, terms, nr, K, rows);                                                         \
         return 0;                                                                                             \
-    }                                                                                                         \
-                                                                                                              \
-    /* Keras's renormaliser of each of nr rows: sums[r] = Σ_k p, in the per-row functions' fl_lane_sum order, read \
-     * straight from the inputs. Non-zero if a probability of the chunk lies outside [0, 1]. Shared by the CCE and \
-     * categorical focal chunks. Each row asks for its lines `ahead` elements on (the caller's next chunk). */  \
-    ATTR static int fl_rows_renormalisers_##TS##_##ISA(const T* restrict p, ptrdiff_t nr, ptrdiff_t K,        \
-                                                        ptrdiff_t ahead, double* restrict sums)               \
-    {                                                                                                         \
-        const ptrdiff_t n = nr * K;                                                                           \
-        const int bad = FL_OUTSIDE_UNIT_INTERVAL(TS, p, n);                                                   \
-        FL_ROW_SUMS_AHEAD(ISA, FL_LANE_SUM_##TS, p, nr, K, sums, ahead);                                      \
-        return bad;                                                                                           \
     }                                                                                                         \
                                                                                                               \
     ATTR static int fl_cce_probabilities_part_##TS##_##ISA(const T* restrict y, const T* restrict p,          \
