@@ -667,9 +667,9 @@ typedef long long fl_v8l __attribute__((vector_size(64)));
 #error "FL_LANE_SUM and FL_LANE_SUM_OF's half trees spell out eight lanes"
 #endif
 
-/* Σ buf[0..n) in FL_SUM_TERMS's order for n <= FL_CHUNK (one chunk): the same bits as FL_SUM_TERMS over those
- * terms, so a row summed here equals the row summed by the per-row functions. A row of 8 to 15 terms takes
- * FL_LANE_SUM's tree within the row: its first eight terms widened into one vector (0 + term, as the lanes start
+/* Σ buf[0..n) in FL_SUM_TERMS's order, for any n (FL_CHUNK is a multiple of FL_LANES, so FL_SUM_TERMS's chunks do
+ * not regroup its lanes): a row summed here equals the row summed by the per-row functions. A row of 8 to 15 terms
+ * takes FL_LANE_SUM's tree within the row: its first eight terms widened into one vector (0 + term, as the lanes start
  * from 0), FL_HALF_TREES for lanes 0-3 and 4-7, then the two halves and the tail in order. The same bits as the
  * scalar lanes; rows of 10 in L1: 0.40-0.45 -> 0.26-0.33 ns per element at every ISA level (GCC leaves the scalar
  * version one add at a time). VBUFT: eight BUFTs as a vector. */
@@ -1254,7 +1254,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         fl_spread_rows(rows, nr, K, lse);                                                                     \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++) terms[i] = ((double)y[i] * prm.keep + prm.offset) * (lse[i] - (double)z[i]);\
-        FL_ROW_SUMS(ISA, fl_lane_sum, terms, nr, K, rows);                                                         \
+        FL_ROW_SUMS(ISA, fl_lane_sum, terms, nr, K, rows);                                                    \
         return 0;                                                                                             \
     }                                                                                                         \
                                                                                                               \
@@ -1405,7 +1405,7 @@ FL_INLINE void fl_focal_alphas(const fl_params* prm, ptrdiff_t k0, ptrdiff_t n, 
         for (ptrdiff_t i = 0; i < n; i++) q[i] = fl_clip((double)p[i] / q[i], lo, hi);                        \
         for (ptrdiff_t r = 0; r < nr; r++) fl_focal_alphas(prm, 0, K, a + r * K);                             \
         fl_categorical_focal_terms_##TS##_##ISA(y, q, a, n, prm, terms);                                      \
-        FL_ROW_SUMS(ISA, fl_lane_sum, terms, nr, K, rows);                                                         \
+        FL_ROW_SUMS(ISA, fl_lane_sum, terms, nr, K, rows);                                                    \
         return bad;                                                                                           \
     }                                                                                                         \
                                                                                                               \
@@ -1420,13 +1420,13 @@ FL_INLINE void fl_focal_alphas(const fl_params* prm, ptrdiff_t k0, ptrdiff_t n, 
         fl_spread_rows(rows, nr, K, q);                                                                       \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++) terms[i] = fl_exp_nonpositive((double)z[i] - q[i]);                 \
-        FL_ROW_SUMS(ISA, fl_lane_sum, terms, nr, K, rows);                                                         \
+        FL_ROW_SUMS(ISA, fl_lane_sum, terms, nr, K, rows);                                                    \
         fl_spread_rows(rows, nr, K, q);                                                                       \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++) q[i] = fl_clip(terms[i] / q[i], lo, hi);                            \
         for (ptrdiff_t r = 0; r < nr; r++) fl_focal_alphas(prm, 0, K, a + r * K);                             \
         fl_categorical_focal_terms_##TS##_##ISA(y, q, a, n, prm, terms);                                      \
-        FL_ROW_SUMS(ISA, fl_lane_sum, terms, nr, K, rows);                                                         \
+        FL_ROW_SUMS(ISA, fl_lane_sum, terms, nr, K, rows);                                                    \
         return 0;                                                                                             \
     }
 

@@ -27,7 +27,7 @@ FL_INLINE double fl_round_label(double v)
     {                                                                                                         \
         ptrdiff_t count = 0;                                                                                  \
         _Pragma("omp simd reduction(+:count)")                                                                \
-        for (ptrdiff_t i = 0; i < n; i++) count += x[i] != 0;                                                \
+        for (ptrdiff_t i = 0; i < n; i++) count += x[i] != 0;                                                 \
         return count;                                                                                         \
     }
 
