@@ -17,7 +17,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import _kernels
-from ._reductions import REDUCTIONS, Totals, canonical_reduction, check_zero_division, scalar_result
+from ._reductions import (REDUCTIONS, Totals, canonical_reduction, check_zero_division, scalar_result,
+                          scalar_result_of_totals)
 from ._arrays import _float_dtype, _to_numpy
 from .class_weight import class_weight_table
 
@@ -453,7 +454,7 @@ def evaluate(
             if totals is not None:
                 kernel_returned(totals[7])
                 if totals[0] is not None:
-                    return scalar_result(scalar, zero_division, *totals[:7])
+                    return scalar_result_of_totals(scalar, zero_division, totals)
     canonical = _CANONICAL_REDUCTION.get(reduction) if type(reduction) is str else None
     reduction = canonical if canonical is not None else canonical_reduction(reduction)
     if type(zero_division) is not float:

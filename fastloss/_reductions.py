@@ -147,18 +147,18 @@ class Totals:
                                  self.nonzero_weight_entries)
 
 
+# The conventions whose divisor is one of the totals, by its place in (S, W, V, Z, R, E, E0): the kernels' order.
+_DIVISOR_PLACE = {"sum_over_batch_size": 2, "sum_over_all_rows": 4, "mean_with_sample_weight": 1,
+                  "sum_by_nonzero_weights": 3}
+
+
 def reduction_divisor(name: str, W, V, Z, R, E, E0) -> float:
     """The divisor D of each scalar reduction, result = S / D: the one place where a convention's divisor is chosen."""
     if name == "sum":
         return 1.0
-    if name == "sum_over_batch_size":
-        return V
-    if name == "sum_over_all_rows":
-        return R
-    if name == "mean_with_sample_weight":
-        return W
-    if name == "sum_by_nonzero_weights":
-        return Z
+    place = _DIVISOR_PLACE.get(name)
+    if place is not None:
+        return (None, W, V, Z, R, E, E0)[place]
     # keras_legacy: Keras 2.2 divides the masked loss by mean(mask) and then by the share of non-zero weight
     # entries, i.e. S / (V/R_w) / (E0/E) with the row count cancelling (SEMANTICS.md §1.2).
     return V * E0 / E if E else 0.0
@@ -174,3 +174,12 @@ def scalar_result(name: str, zero_division: ZeroDivision, S, W, V, Z, R, E, E0) 
         D = reduction_divisor(name, W, V, Z, R, E, E0)
     # divide's first branch, inline: a call costs ~0.07 µs, a tenth of a small call's Python.
     return float(S) / float(D) if D != 0 else divide(S, D, zero_division, name)
+
+
+def scalar_result_of_totals(name: str, zero_division: ZeroDivision, totals) -> float:
+    """scalar_result of a kernel's totals (S, W, V, Z, R, E, E0, ...) as one sequence: the engine's direct calls,
+    where unpacking the totals into scalar_result's arguments costs as much as the division rule itself."""
+    place = _DIVISOR_PLACE.get(name)
+    if place is not None and totals[place] != 0:
+        return float(totals[0]) / float(totals[place])
+    return scalar_result(name, zero_division, *totals[:7])
