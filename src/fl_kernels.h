@@ -46,6 +46,21 @@
 #define FL_PREFETCH(ADDRESS) ((void)0)
 #endif
 #define FL_PREFETCH_ROW(ROW, K) (FL_PREFETCH(ROW), FL_PREFETCH((ROW) + (K) - 1))
+/* FL_PIECES_AHEAD runs BODY (a loop over [I0, I1)) on the N elements of a chunk in pieces of FL_PREFETCH_STRIDE,
+ * each piece first asking for its own lines of Y and P AHEAD elements on (the next chunk): for the exp-bound BCE
+ * from logits, whose slow loop leaves the hardware prefetcher behind. 1e7 elements in rows of 8, two threads:
+ * float64 7.4-7.8 -> 5.9-6.3 ms, float32 3.9-4.1 -> 3.6-3.8 ms, at 2-5% more for 1e5 (data in L2/L3). All of a
+ * chunk's lines at once, or pieces of 512, gained nothing; memory-bound loops (MAE) only got slower. */
+#define FL_PREFETCH_STRIDE 128
+#define FL_PIECES_AHEAD(T, N, AHEAD, Y, P, I0, I1, ...)                                                       \
+    for (ptrdiff_t I0 = 0; I0 < (N); I0 += FL_PREFETCH_STRIDE) {                                              \
+        const ptrdiff_t I1 = I0 + FL_PREFETCH_STRIDE < (N) ? I0 + FL_PREFETCH_STRIDE : (N);                   \
+        for (ptrdiff_t fl_l_ = I0; fl_l_ < I1; fl_l_ += 64 / (ptrdiff_t)sizeof(T)) {                          \
+            FL_PREFETCH((Y) + (AHEAD) + fl_l_);                                                               \
+            FL_PREFETCH((P) + (AHEAD) + fl_l_);                                                               \
+        }                                                                                                     \
+        __VA_ARGS__                                                                                           \
+    }
 /* Lanes of a cross-element sum; their fixed count and combination order make sums ISA-independent. */
 #define FL_LANES 8
 
@@ -1012,12 +1027,14 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         if (fl_bce_logits_product_row(K, sizeof(T))) {                                                        \
             const double keep = prm->keep, offset = prm->offset;                                              \
             double lin[FL_CHUNK], e[FL_CHUNK];                                                                \
-            _Pragma("omp simd")                                                                               \
-            for (ptrdiff_t i = 0; i < nr * K; i++) {                                                          \
-                const double zi = z[i];                                                                       \
-                lin[i] = fl_bce_logits_linear(zi, (double)y[i] * keep + offset);                              \
-                e[i] = fl_exp_nonpositive(-fabs(zi));                                                         \
-            }                                                                                                 \
+            const ptrdiff_t n = nr * K;                                                                       \
+            FL_PIECES_AHEAD(T, n, n, y, z, i0, i1,                                                            \
+                _Pragma("omp simd")                                                                           \
+                for (ptrdiff_t i = i0; i < i1; i++) {                                                         \
+                    const double zi = z[i];                                                                   \
+                    lin[i] = fl_bce_logits_linear(zi, (double)y[i] * keep + offset);                          \
+                    e[i] = fl_exp_nonpositive(-fabs(zi));                                                     \
+                })                                                                                            \
             FL_FOR_ROW_LENGTH(K, FL_BCE_LOGITS_PRODUCT_ROWS, FL_BCE_LOGITS_PRODUCT_COLUMNS)                   \
             return 0;                                                                                         \
         }                                                                                                     \
@@ -1124,8 +1141,10 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         }                                                                                                     \
         if (soft) return fl_rows_bce_logits_mixed_f32_##ISA(y, z, nr, K, prm, rows);                          \
         float buf[FL_CHUNK];                                                                                  \
-        _Pragma("omp simd")                                                                                   \
-        for (ptrdiff_t i = 0; i < n; i++) buf[i] = fl_bce_logits_hard_f32(y[i], z[i], fl_softplus_neg_absf(z[i])); \
+        FL_PIECES_AHEAD(float, n, n, y, z, i0, i1,                                                            \
+            _Pragma("omp simd")                                                                               \
+            for (ptrdiff_t i = i0; i < i1; i++)                                                               \
+                buf[i] = fl_bce_logits_hard_f32(y[i], z[i], fl_softplus_neg_absf(z[i]));)                     \
         if (K == 1) {                                                                                         \
             _Pragma("omp simd")                                                                               \
             for (ptrdiff_t r = 0; r < nr; r++) rows[r] = (double)buf[r];                                      \
