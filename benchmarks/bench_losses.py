@@ -15,7 +15,11 @@ skipped on its own, the others still run):
 - ``torch``, ``jax``, ``numba``, ``sklearn``: the peers, written in ``peers.py`` the idiomatic fast way, each
   computing the same number (same weighting, same divisor); torch and numba run on the default thread count;
 - ``roofline``: ``fastloss._kernels.stream_sum`` over a buffer of the same number of bytes as the workload's
-  inputs, on the default thread count: what merely reading those bytes costs on this machine, in this run.
+  inputs, on the default thread count: what merely reading those bytes costs on this machine, in this run;
+- ``exp-floor`` (the workloads from logits, whose losses need an exp per element): ``fastloss._kernels.exp_sum``,
+  Σ exp(-|z|) over the workload's logits with fastloss's own exp (float lanes for float32) on the default thread
+  count: what those exps cost with no other loss math. No loss with this exp can take less time, so best peer /
+  exp floor bounds its speed-up.
 
 Sizes: sized workloads have ``n`` elements of ``y_pred`` (1e3, 1e5, and 1e7 with ``FASTLOSS_BENCH_LARGE=1``);
 sparse categorical crossentropy and segmentation run on fixed shapes. Inputs are built once per case, outside the
@@ -274,7 +278,8 @@ WORKLOADS: dict[str, tuple[Callable, list]] = {
 }
 
 # The oracle runs first in each case: its value is the reference the others are checked against.
-CONTESTANTS = ["oracle", "fastloss-1thread", "fastloss-default", "torch", "jax", "numba", "sklearn", "roofline"]
+CONTESTANTS = ["oracle", "fastloss-1thread", "fastloss-default", "torch", "jax", "numba", "sklearn", "roofline",
+               "exp-floor"]
 
 
 def _size_id(size):
@@ -352,6 +357,14 @@ def _callable(case, contestant):
             pytest.skip("this build of fastloss has no _kernels.stream_sum (rebuild it)")
         buf = np.ones(case.input_bytes // np.dtype(case.dtype).itemsize, dtype=case.dtype)
         return lambda: stream_sum(buf, THREADS)
+    if contestant == "exp-floor":
+        if not case.kwargs.get("from_logits"):
+            pytest.skip("exp-floor: only the workloads from logits need an exp per element")
+        exp_sum = getattr(fastloss._kernels, "exp_sum", None)
+        if exp_sum is None:
+            pytest.skip("this build of fastloss has no _kernels.exp_sum (rebuild it)")
+        logits = np.ascontiguousarray(case.args[1]).reshape(-1)
+        return lambda: exp_sum(logits, THREADS)
     pytest.importorskip(peers.PEER_MODULES[contestant])
     return peers.FACTORIES[contestant](case, THREADS)
 
@@ -389,6 +402,10 @@ def test_loss(benchmark, case, contestant, versions, warmup_rounds):
     # Outside the timed region: the benchmark measured a correct computation.
     if contestant == "roofline":
         assert result == case.input_bytes // np.dtype(case.dtype).itemsize
+        return
+    if contestant == "exp-floor":
+        want = float(np.sum(np.exp(-np.abs(case.args[1].astype(np.float64)))))
+        np.testing.assert_allclose(result, want, rtol=RTOL[case.dtype], err_msg=contestant)
         return
     value = float(result)
     expected = case.reference() if contestant != "oracle" else case.expected

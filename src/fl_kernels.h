@@ -143,6 +143,8 @@ typedef struct {
     void (*reduce_rows_f32w)(const double*, ptrdiff_t, const float*, double*);
     double (*stream_sum_f32)(const float*, ptrdiff_t);  /* the benchmarks' read roofline */
     double (*stream_sum_f64)(const double*, ptrdiff_t);
+    double (*exp_sum_f32)(const float*, ptrdiff_t);  /* the benchmarks' exp floor */
+    double (*exp_sum_f64)(const double*, ptrdiff_t);
     fl_chunk_weights_f32_fn chunk_weights_f32;
     fl_chunk_weights_f64_fn chunk_weights_f64;
     ptrdiff_t (*count_nonzero_f32)(const float*, ptrdiff_t);  /* Keras 2.2's E0 */
@@ -1519,6 +1521,21 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
         return total;                                                                                         \
     }
 
+/* Σ exp(-|x|) over x[0..n), with the exp of the losses' inputs of type T (float lanes for float32, as the log-sum-exp
+ * terms and softplus tails take it): what the exps of an exp-bound loss cost with nothing else (_kernels.exp_sum, the
+ * benchmarks' exp floor). */
+#define FL_EXP_SUM(ISA, ATTR, T, TS, EXP)                                                                     \
+    ATTR static double fl_exp_sum_##TS##_##ISA(const T* restrict x, ptrdiff_t n)                              \
+    {                                                                                                         \
+        double lane[16] = {0.0}, total = 0.0;                                                                 \
+        ptrdiff_t i = 0;                                                                                      \
+        for (; i + 16 <= n; i += 16)                                                                          \
+            for (int j = 0; j < 16; j++) lane[j] += (double)EXP(x[i + j] < 0 ? x[i + j] : -x[i + j]);         \
+        for (; i < n; i++) total += (double)EXP(x[i] < 0 ? x[i] : -x[i]);                                     \
+        for (int j = 0; j < 16; j++) total += lane[j];                                                        \
+        return total;                                                                                         \
+    }
+
 #include "fl_weights.h"
 #include "fl_overlap.h"
 #include "fl_sparse.h"
@@ -1544,6 +1561,8 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
     FL_REDUCE_ROWS(ISA, ATTR)                                                                                 \
     FL_STREAM_SUM(ISA, ATTR, float, f32)                                                                      \
     FL_STREAM_SUM(ISA, ATTR, double, f64)                                                                     \
+    FL_EXP_SUM(ISA, ATTR, float, f32, fl_expf_nonpositive)                                                    \
+    FL_EXP_SUM(ISA, ATTR, double, f64, fl_exp_nonpositive)                                                    \
     FL_CHUNK_WEIGHTS(ISA, ATTR, float, f32)                                                                   \
     FL_CHUNK_WEIGHTS(ISA, ATTR, double, f64)                                                                  \
     FL_COUNT_NONZERO(ISA, ATTR, float, f32)                                                                   \
@@ -1584,6 +1603,8 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
         .reduce_rows_f32w = fl_reduce_rows_f32w_##ISA,                                                        \
         .stream_sum_f32 = fl_stream_sum_f32_##ISA,                                                            \
         .stream_sum_f64 = fl_stream_sum_f64_##ISA,                                                            \
+        .exp_sum_f32 = fl_exp_sum_f32_##ISA,                                                                  \
+        .exp_sum_f64 = fl_exp_sum_f64_##ISA,                                                                  \
         .chunk_weights_f32 = fl_chunk_weights_f32_##ISA,                                                      \
         .chunk_weights_f64 = fl_chunk_weights_f64_##ISA,                                                      \
         .count_nonzero_f32 = fl_count_nonzero_f32_##ISA,                                                      \

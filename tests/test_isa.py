@@ -153,6 +153,24 @@ def test_stream_sum_is_the_sum_at_every_level_and_thread_count(dtype, each_isa_l
     assert "baseline" in levels
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_exp_sum_is_the_sum_of_the_exps_at_every_level_and_thread_count(dtype, each_isa_level):
+    # The benchmarks' exp floor: Σ exp(-|x|) with the losses' exp, float lanes for float32 (< 1 float ulp a term).
+    rng = np.random.default_rng(10)
+    x = rng.normal(0.0, 4.0, 3 * (1 << 14) + 37).astype(dtype)
+    x[:3] = (0.0, -0.0, -120.0)  # exp(0) = 1 from either zero; float32's 2^-150 range ends in 0
+    want = float(np.sum(np.exp(-np.abs(x.astype(np.float64)))))
+    rel = 1e-7 if dtype == np.float32 else 1e-13
+    results = set()
+    for level in each_isa_level():
+        for threads in (1, 2):
+            got = _kernels.exp_sum(x, threads)
+            assert got == pytest.approx(want, rel=rel), (level, threads)
+            results.add(got)
+        assert _kernels.exp_sum(x[:0], 1) == 0.0
+    assert len(results) == 1  # fixed blocks and lanes: the same bits at every level and thread count
+
+
 def _rows_of_eight_to_fifteen(K, dtype):
     """name -> (call(reduction), reference(reduction)): the losses whose chunks sum rows of K terms with FL_ROW_SUMS
     (eight rows at a time at x86-64-v4 when 8 <= K < 16), on 1001 rows: several chunks, parts and a last group of
