@@ -674,6 +674,7 @@ typedef double fl_v4d __attribute__((vector_size(32)));
 typedef double fl_v8d __attribute__((vector_size(64)));
 typedef float fl_v8f __attribute__((vector_size(32)));
 typedef long long fl_v8l __attribute__((vector_size(64)));
+typedef int fl_v8i __attribute__((vector_size(32)));
 #define FL_HALF_TREES(V, OP)                                                                                  \
     __extension__({                                                                                           \
         const fl_v8d fl_v_ = (V);                                                                             \
@@ -721,7 +722,7 @@ FL_LANE_SUM_OF(fl_lane_sum_float, float, fl_v8f)
  * every element below it is -0, so the head plus 0 has the one-row head's bits (x + 0 = x for any x but -0). Rows of
  * 10 in L1 at x86-64-v4: float64 9.3 -> 6.8, float32 14.6 -> 8.1 µs per 10^5 elements. With 256-bit vectors the
  * shuffles across vectors cost more than they save (x86-64-v3: 12 -> 25 µs), so FL_ROW_SUMS takes this at
- * x86-64-v4 only (FL_EIGHT_ROW_SUMS_<level>). */
+ * x86-64-v4 only (FL_EIGHT_ROWS_<level>). */
 #define FL_LANE_SUMS_OF_EIGHT_ROWS_OF(NAME, BUFT, VBUFT)                                                      \
     FL_INLINE void NAME##_eight_rows(const BUFT* restrict buf, ptrdiff_t K, double* restrict out)              \
     {                                                                                                         \
@@ -754,9 +755,46 @@ FL_LANE_SUM_OF(fl_lane_sum_float, float, fl_v8f)
     }
 FL_LANE_SUMS_OF_EIGHT_ROWS_OF(fl_lane_sum, double, fl_v8d)
 FL_LANE_SUMS_OF_EIGHT_ROWS_OF(fl_lane_sum_float, float, fl_v8f)
-#define FL_EIGHT_ROW_SUMS_baseline 0
-#define FL_EIGHT_ROW_SUMS_x86_64_v3 0
-#define FL_EIGHT_ROW_SUMS_x86_64_v4 1
+/* Whether a level sums (and takes the maxima of) rows of 8 to 15 elements eight rows at a time. */
+#define FL_EIGHT_ROWS_baseline 0
+#define FL_EIGHT_ROWS_x86_64_v3 0
+#define FL_EIGHT_ROWS_x86_64_v4 1
+
+/* a > b ? a : b, lane by lane (GCC's C has no vector ?:); VI: the integer lanes of VT's width. */
+#define FL_VMAX(A, B, VT, VI) ((VT)((((VI)(A)) & ((A) > (B))) | (((VI)(B)) & ~((A) > (B)))))
+
+/* out[r] = the maximum of row r of eight rows of 8 <= K < 16 elements of type T: each row's first eight elements
+ * against its last eight (they overlap), then the three shuffle steps of the eight-row sums with a max for the add.
+ * A maximum is one of the row's values whatever the order of comparisons, except where the row holds a NaN or both
+ * zeros: FL_ROW_MAXIMA says why no bit after the exps depends on those. One row at a time, a chain of K dependent
+ * scalar maxima took ~20% of a log-sum-exp chunk of rows of 10 (float32, one thread). */
+#define FL_ROW_MAXIMA_OF_EIGHT_ROWS_OF(T, VT, VI)                                                             \
+    FL_INLINE void fl_row_maxima_eight_rows_##T(const T* restrict z, ptrdiff_t K, double* restrict out)        \
+    {                                                                                                         \
+        VT v[8], pairs[4], quads[2], m;                                                                       \
+        for (int r = 0; r < 8; r++) {                                                                         \
+            VT head, tail;                                                                                    \
+            __builtin_memcpy(&head, z + r * K, sizeof head);                                                  \
+            __builtin_memcpy(&tail, z + r * K + K - FL_LANES, sizeof tail);                                   \
+            v[r] = FL_VMAX(head, tail, VT, VI);                                                               \
+        }                                                                                                     \
+        for (int i = 0; i < 4; i++) {                                                                         \
+            const VT even = __builtin_shuffle(v[2 * i], v[2 * i + 1], (VI){0, 8, 2, 10, 4, 12, 6, 14});       \
+            const VT odd = __builtin_shuffle(v[2 * i], v[2 * i + 1], (VI){1, 9, 3, 11, 5, 13, 7, 15});        \
+            pairs[i] = FL_VMAX(even, odd, VT, VI);                                                            \
+        }                                                                                                     \
+        for (int i = 0; i < 2; i++) {                                                                         \
+            const VT low = __builtin_shuffle(pairs[2 * i], pairs[2 * i + 1], (VI){0, 1, 8, 9, 4, 5, 12, 13}); \
+            const VT high = __builtin_shuffle(pairs[2 * i], pairs[2 * i + 1], (VI){2, 3, 10, 11, 6, 7, 14, 15});\
+            quads[i] = FL_VMAX(low, high, VT, VI);                                                            \
+        }                                                                                                     \
+        const VT first = __builtin_shuffle(quads[0], quads[1], (VI){0, 1, 2, 3, 8, 9, 10, 11});               \
+        const VT second = __builtin_shuffle(quads[0], quads[1], (VI){4, 5, 6, 7, 12, 13, 14, 15});            \
+        m = FL_VMAX(first, second, VT, VI);                                                                   \
+        for (int r = 0; r < 8; r++) out[r] = (double)m[r];                                                    \
+    }
+FL_ROW_MAXIMA_OF_EIGHT_ROWS_OF(double, fl_v8d, fl_v8l)
+FL_ROW_MAXIMA_OF_EIGHT_ROWS_OF(float, fl_v8f, fl_v8i)
 
 /* ---------------------------------------------------------------------------------------------------------
  * CCE rows of hard targets on probabilities, from two logs per row. With every y_k 0 or 1 and q the clipped
@@ -846,16 +884,21 @@ FL_INLINE double fl_cce_hard_row_value(double selected, double all, double keep,
 
 /* ROWS[r] = the maximum of row r (nr rows of K), taken in the input type (exact, so it is fl_row_max's value; a NaN
  * in the row makes what follows NaN either way; of -0 and +0 either gives the same bits after a subtraction and an
- * exp). */
-#define FL_ROW_MAXIMA(T, Z, NR, K, ROWS)                                                                      \
-    FL_WITH_ROW_LENGTH(K, fl_kc_,                                                                             \
-        for (ptrdiff_t fl_r_ = 0; fl_r_ < (NR); fl_r_++) {                                                    \
+ * exp), rows of 8 to 15 eight at a time where the level does (fl_row_maxima_eight_rows_<T>). */
+#define FL_ROW_MAXIMA(ISA, T, Z, NR, K, ROWS)                                                                 \
+    FL_WITH_ROW_LENGTH(K, fl_kc_, {                                                                           \
+        ptrdiff_t fl_r_ = 0;                                                                                  \
+        if (FL_EIGHT_ROWS_##ISA && fl_kc_ >= FL_LANES && fl_kc_ < 2 * FL_LANES)                               \
+            for (; fl_r_ + 8 <= (NR); fl_r_ += 8)                                                             \
+                fl_row_maxima_eight_rows_##T((Z) + fl_r_ * fl_kc_, fl_kc_, (ROWS) + fl_r_);                   \
+        for (; fl_r_ < (NR); fl_r_++) {                                                                       \
             const T* const fl_row_ = (Z) + fl_r_ * fl_kc_;                                                    \
             T fl_m_ = fl_row_[0];                                                                             \
             for (ptrdiff_t fl_k_ = 1; fl_k_ < fl_kc_; fl_k_++)                                                \
                 fl_m_ = fl_row_[fl_k_] > fl_m_ ? fl_row_[fl_k_] : fl_m_;                                      \
             (ROWS)[fl_r_] = (double)fl_m_;                                                                    \
-        })
+        }                                                                                                     \
+    })
 
 /* ROWS[r] = SUM(BUF + r·K, K) for nr rows (SUM an inline lane sum), each row unrolled for short rows; rows of 8 to 15
  * eight at a time (SUM##_eight_rows, the same bits) at the levels where that pays. Each row (or group of rows)
@@ -863,7 +906,7 @@ FL_INLINE double fl_cce_hard_row_value(double selected, double all, double keep,
 #define FL_ROW_SUMS_AHEAD(ISA, SUM, BUF, NR, K, ROWS, AHEAD)                                                  \
     FL_WITH_ROW_LENGTH(K, fl_kc_, {                                                                           \
         ptrdiff_t fl_r_ = 0;                                                                                  \
-        if (FL_EIGHT_ROW_SUMS_##ISA && fl_kc_ >= FL_LANES && fl_kc_ < 2 * FL_LANES) {                         \
+        if (FL_EIGHT_ROWS_##ISA && fl_kc_ >= FL_LANES && fl_kc_ < 2 * FL_LANES) {                         \
             for (; fl_r_ + 8 <= (NR); fl_r_ += 8) {                                                           \
                 if (AHEAD)                                                                                    \
                     for (int fl_j_ = 0; fl_j_ < 8; fl_j_++)                                                   \
@@ -1190,7 +1233,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         FL_LSE_TERM_##TS terms[FL_CHUNK], shift[FL_CHUNK];                                                    \
         double sums[FL_CHUNK];                                                                                \
         const ptrdiff_t n = nr * K;                                                                           \
-        FL_ROW_MAXIMA(T, z, nr, K, rows);                                                                     \
+        FL_ROW_MAXIMA(ISA, T, z, nr, K, rows);                                                                \
         FL_WITH_ROW_LENGTH(K, KC, for (ptrdiff_t r = 0; r < nr; r++)                                          \
             for (ptrdiff_t k = 0; k < KC; k++) shift[r * KC + k] = (FL_LSE_TERM_##TS)rows[r];)                \
         _Pragma("omp simd")                                                                                   \
@@ -1437,7 +1480,7 @@ FL_INLINE void fl_focal_alphas(const fl_params* prm, ptrdiff_t k0, ptrdiff_t n, 
         double terms[FL_CHUNK], q[FL_CHUNK], a[FL_CHUNK];                                                     \
         const double lo = prm->lo, hi = prm->hi;                                                              \
         const ptrdiff_t n = nr * K;                                                                           \
-        FL_ROW_MAXIMA(T, z, nr, K, rows);                                                                     \
+        FL_ROW_MAXIMA(ISA, T, z, nr, K, rows);                                                                \
         fl_spread_rows(rows, nr, K, q);                                                                       \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++) terms[i] = fl_exp_nonpositive((double)z[i] - q[i]);                 \
