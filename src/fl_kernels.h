@@ -618,7 +618,22 @@ FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const
         const ptrdiff_t n = nr * K;                                                                           \
         double* restrict dst = (K == 1) ? rows : buf;                                                         \
         if (SHORT && K >= 2 && K <= 8) {                                                                      \
-            FL_ROW_MEANS_OF_SHORT_ROWS(nr, K, rows, ELEMENT(y[fl_i_], p[fl_i_], prm), (void)0);               \
+            /* float32 rows in pieces that first ask for their lines a chunk on (as FL_PIECES_AHEAD):         \
+             * (B, 10, 4) MSE with a mask and weights, 1e7 elements, two threads 2.3-2.5 -> 1.8-1.9 ms,       \
+             * one thread 4.4 -> 3.2 ms; 1e5 (in L2) up to 10% slower. float64 rows stay one piece            \
+             * without it: 10% slower at 1e7 with it. */                                                      \
+            const ptrdiff_t piece = sizeof(T) == sizeof(float) ? FL_PREFETCH_STRIDE / K : nr;                 \
+            for (ptrdiff_t r0 = 0; r0 < nr; r0 += piece) {                                                    \
+                const ptrdiff_t pr = nr - r0 < piece ? nr - r0 : piece;                                       \
+                const T* restrict ys = y + r0 * K;                                                            \
+                const T* restrict ps = p + r0 * K;                                                            \
+                const ptrdiff_t prefetched = sizeof(T) == sizeof(float) ? pr * K : 0;                         \
+                for (ptrdiff_t l = 0; l < prefetched; l += 64 / (ptrdiff_t)sizeof(T)) {                       \
+                    FL_PREFETCH(ys + n + l);                                                                  \
+                    FL_PREFETCH(ps + n + l);                                                                  \
+                }                                                                                             \
+                FL_ROW_MEANS_OF_SHORT_ROWS(pr, K, rows + r0, ELEMENT(ys[fl_i_], ps[fl_i_], prm), (void)0);    \
+            }                                                                                                 \
             return 0;                                                                                         \
         }                                                                                                     \
         _Pragma("omp simd")                                                                                   \
