@@ -55,11 +55,14 @@
 #define FL_PIECES_AHEAD(T, N, AHEAD, Y, P, I0, I1, ...)                                                       \
     for (ptrdiff_t I0 = 0; I0 < (N); I0 += FL_PREFETCH_STRIDE) {                                              \
         const ptrdiff_t I1 = I0 + FL_PREFETCH_STRIDE < (N) ? I0 + FL_PREFETCH_STRIDE : (N);                   \
-        for (ptrdiff_t fl_l_ = I0; fl_l_ < I1; fl_l_ += 64 / (ptrdiff_t)sizeof(T)) {                          \
-            FL_PREFETCH((Y) + (AHEAD) + fl_l_);                                                               \
-            FL_PREFETCH((P) + (AHEAD) + fl_l_);                                                               \
-        }                                                                                                     \
+        FL_PREFETCH_LINES(T, (Y) + (AHEAD) + I0, (P) + (AHEAD) + I0, I1 - I0);                                \
         __VA_ARGS__                                                                                           \
+    }
+/* Asks for the lines of COUNT elements of type T at Y and at P. */
+#define FL_PREFETCH_LINES(T, Y, P, COUNT)                                                                     \
+    for (ptrdiff_t fl_l_ = 0; fl_l_ < (COUNT); fl_l_ += 64 / (ptrdiff_t)sizeof(T)) {                          \
+        FL_PREFETCH((Y) + fl_l_);                                                                             \
+        FL_PREFETCH((P) + fl_l_);                                                                             \
     }
 /* Lanes of a cross-element sum; their fixed count and combination order make sums ISA-independent. */
 #define FL_LANES 8
@@ -627,11 +630,7 @@ FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const
                 const ptrdiff_t pr = nr - r0 < piece ? nr - r0 : piece;                                       \
                 const T* restrict ys = y + r0 * K;                                                            \
                 const T* restrict ps = p + r0 * K;                                                            \
-                const ptrdiff_t prefetched = sizeof(T) == sizeof(float) ? pr * K : 0;                         \
-                for (ptrdiff_t l = 0; l < prefetched; l += 64 / (ptrdiff_t)sizeof(T)) {                       \
-                    FL_PREFETCH(ys + n + l);                                                                  \
-                    FL_PREFETCH(ps + n + l);                                                                  \
-                }                                                                                             \
+                FL_PREFETCH_LINES(T, ys + n, ps + n, sizeof(T) == sizeof(float) ? pr * K : 0);                \
                 FL_ROW_MEANS_OF_SHORT_ROWS(pr, K, rows + r0, ELEMENT(ys[fl_i_], ps[fl_i_], prm), (void)0);    \
             }                                                                                                 \
             return 0;                                                                                         \
@@ -739,7 +738,8 @@ FL_LANE_SUM_OF(fl_lane_sum_float, float, fl_v8f)
  * shuffles across vectors cost more than they save (x86-64-v3: 12 -> 25 µs), so FL_ROW_SUMS takes this at
  * x86-64-v4 only (FL_EIGHT_ROWS_<level>). */
 #define FL_LANE_SUMS_OF_EIGHT_ROWS_OF(NAME, BUFT, VBUFT)                                                      \
-    FL_INLINE void NAME##_eight_rows(const BUFT* restrict buf, ptrdiff_t K, double* restrict out)              \
+    FL_INLINE void NAME##_eight_rows(const BUFT* restrict buf, ptrdiff_t K,                                   \
+                                     double* restrict out)                                                    \
     {                                                                                                         \
         const fl_v8d zero = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};                                         \
         fl_v8d v[8], pairs[4], quads[2], head, tail = zero;                                                   \
@@ -757,7 +757,8 @@ FL_LANE_SUM_OF(fl_lane_sum_float, float, fl_v8f)
         /* quads[i]: the first halves' sums of rows 4i..4i+3, then their second halves' */                    \
         for (int i = 0; i < 2; i++)                                                                           \
             quads[i] = __builtin_shuffle(pairs[2 * i], pairs[2 * i + 1], (fl_v8l){0, 1, 8, 9, 4, 5, 12, 13})  \
-                     + __builtin_shuffle(pairs[2 * i], pairs[2 * i + 1], (fl_v8l){2, 3, 10, 11, 6, 7, 14, 15});\
+                     + __builtin_shuffle(pairs[2 * i], pairs[2 * i + 1],                                      \
+                                         (fl_v8l){2, 3, 10, 11, 6, 7, 14, 15});                               \
         head = __builtin_shuffle(quads[0], quads[1], (fl_v8l){0, 1, 2, 3, 8, 9, 10, 11})                      \
              + __builtin_shuffle(quads[0], quads[1], (fl_v8l){4, 5, 6, 7, 12, 13, 14, 15});                   \
         for (ptrdiff_t k = FL_LANES; k < K; k++) {                                                            \
@@ -784,7 +785,8 @@ FL_LANE_SUMS_OF_EIGHT_ROWS_OF(fl_lane_sum_float, float, fl_v8f)
  * zeros: FL_ROW_MAXIMA says why no bit after the exps depends on those. One row at a time, a chain of K dependent
  * scalar maxima took ~20% of a log-sum-exp chunk of rows of 10 (float32, one thread). */
 #define FL_ROW_MAXIMA_OF_EIGHT_ROWS_OF(T, VT, VI)                                                             \
-    FL_INLINE void fl_row_maxima_eight_rows_##T(const T* restrict z, ptrdiff_t K, double* restrict out)        \
+    FL_INLINE void fl_row_maxima_eight_rows_##T(const T* restrict z, ptrdiff_t K,                             \
+                                                double* restrict out)                                         \
     {                                                                                                         \
         VT v[8], pairs[4], quads[2], m;                                                                       \
         for (int r = 0; r < 8; r++) {                                                                         \
@@ -800,7 +802,8 @@ FL_LANE_SUMS_OF_EIGHT_ROWS_OF(fl_lane_sum_float, float, fl_v8f)
         }                                                                                                     \
         for (int i = 0; i < 2; i++) {                                                                         \
             const VT low = __builtin_shuffle(pairs[2 * i], pairs[2 * i + 1], (VI){0, 1, 8, 9, 4, 5, 12, 13}); \
-            const VT high = __builtin_shuffle(pairs[2 * i], pairs[2 * i + 1], (VI){2, 3, 10, 11, 6, 7, 14, 15});\
+            const VT high = __builtin_shuffle(pairs[2 * i], pairs[2 * i + 1],                                 \
+                                              (VI){2, 3, 10, 11, 6, 7, 14, 15});                              \
             quads[i] = FL_VMAX(low, high, VT, VI);                                                            \
         }                                                                                                     \
         const VT first = __builtin_shuffle(quads[0], quads[1], (VI){0, 1, 2, 3, 8, 9, 10, 11});               \
@@ -921,7 +924,7 @@ FL_INLINE double fl_cce_hard_row_value(double selected, double all, double keep,
 #define FL_ROW_SUMS_AHEAD(ISA, SUM, BUF, NR, K, ROWS, AHEAD)                                                  \
     FL_WITH_ROW_LENGTH(K, fl_kc_, {                                                                           \
         ptrdiff_t fl_r_ = 0;                                                                                  \
-        if (FL_EIGHT_ROWS_##ISA && fl_kc_ >= FL_LANES && fl_kc_ < 2 * FL_LANES) {                         \
+        if (FL_EIGHT_ROWS_##ISA && fl_kc_ >= FL_LANES && fl_kc_ < 2 * FL_LANES) {                             \
             for (; fl_r_ + 8 <= (NR); fl_r_ += 8) {                                                           \
                 if (AHEAD)                                                                                    \
                     for (int fl_j_ = 0; fl_j_ < 8; fl_j_++)                                                   \
@@ -1253,15 +1256,16 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
             for (ptrdiff_t k = 0; k < KC; k++) shift[r * KC + k] = (FL_LSE_TERM_##TS)rows[r];)                \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t i = 0; i < n; i++) terms[i] = FL_EXP_SHIFTED_##TS(z[i], shift[i]);                     \
-        FL_ROW_SUMS(ISA, FL_LANE_SUM_##TS, terms, nr, K, sums);                                                    \
+        FL_ROW_SUMS(ISA, FL_LANE_SUM_##TS, terms, nr, K, sums);                                               \
         _Pragma("omp simd")                                                                                   \
         for (ptrdiff_t r = 0; r < nr; r++) rows[r] = rows[r] + fl_log_normal(sums[r]);                       \
         return 0;                                                                                             \
     }                                                                                                         \
                                                                                                               \
-    /* Keras's renormaliser of each of nr rows: sums[r] = Σ_k p, in the per-row functions' fl_lane_sum order, read \
-     * straight from the inputs. Non-zero if a probability of the chunk lies outside [0, 1]. Shared by the CCE, \
-     * categorical focal and sparse chunks. Each row asks for its lines `ahead` elements on (the next chunk). */ \
+    /* Keras's renormaliser of each of nr rows: sums[r] = Σ_k p, in the per-row functions' fl_lane_sum order, \
+     * read straight from the inputs. Non-zero if a probability of the chunk lies outside [0, 1]. Shared by   \
+     * the CCE, categorical focal and sparse chunks. Each row asks for its lines `ahead` elements on (the next\
+     * chunk). */                                                                                             \
     ATTR static int fl_rows_renormalisers_##TS##_##ISA(const T* restrict p, ptrdiff_t nr, ptrdiff_t K,        \
                                                         ptrdiff_t ahead, double* restrict sums)               \
     {                                                                                                         \
@@ -1271,8 +1275,8 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         return bad;                                                                                           \
     }                                                                                                         \
                                                                                                               \
-    /* Σ_k p of nr rows (nr·K <= FL_CHUNK) for the sparse chunks, summed as _row_scce_probabilities sums a row;  \
-     * the caller's rows follow these, n elements on. */                                                      \
+    /* Σ_k p of nr rows (nr·K <= FL_CHUNK) for the sparse chunks, summed as _row_scce_probabilities sums a    \
+     * row; the caller's rows follow these, n elements on. */                                                 \
     ATTR static int fl_rows_probability_sum_##TS##_##ISA(const T* restrict p, ptrdiff_t nr, ptrdiff_t K,      \
                                                          double* restrict rows)                               \
     {                                                                                                         \
@@ -1565,34 +1569,28 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
     FL_REDUCE_ROWS_OF(ISA, ATTR, fl_reduce_rows, double)                                                      \
     FL_REDUCE_ROWS_OF(ISA, ATTR, fl_reduce_rows_f32w, float)
 
-/* Σ x[0..n) in 16 double lanes, with no loss math: what reading the bytes costs (_kernels.stream_sum, the
- * benchmarks' roofline). In each level's vectors, so that no conversion or add limits it below the memory. */
-#define FL_STREAM_SUM(ISA, ATTR, T, TS)                                                                       \
-    ATTR static double fl_stream_sum_##TS##_##ISA(const T* restrict x, ptrdiff_t n)                           \
+/* The benchmarks' probes: Σ TERM(x) over x[0..n) in 16 double lanes, in each level's vectors so that no conversion
+ * or add limits them. fl_stream_sum: TERM the value itself, what reading the bytes costs (_kernels.stream_sum, the
+ * roofline). fl_exp_sum: exp(-|x|) with the exp of the losses' inputs of type T (float lanes for float32, as the
+ * log-sum-exp terms and softplus tails take it), what the exps of an exp-bound loss cost with nothing else
+ * (_kernels.exp_sum, the exp floor). */
+#define FL_PROBE_SUM(ISA, ATTR, T, NAME, TERM)                                                                \
+    ATTR static double NAME##_##ISA(const T* restrict x, ptrdiff_t n)                                         \
     {                                                                                                         \
         double lane[16] = {0.0}, total = 0.0;                                                                 \
         ptrdiff_t i = 0;                                                                                      \
         for (; i + 16 <= n; i += 16)                                                                          \
-            for (int j = 0; j < 16; j++) lane[j] += (double)x[i + j];                                         \
-        for (; i < n; i++) total += (double)x[i];                                                             \
+            for (int j = 0; j < 16; j++) lane[j] += (double)TERM(x[i + j]);                                   \
+        for (; i < n; i++) total += (double)TERM(x[i]);                                                       \
         for (int j = 0; j < 16; j++) total += lane[j];                                                        \
         return total;                                                                                         \
     }
-
-/* Σ exp(-|x|) over x[0..n), with the exp of the losses' inputs of type T (float lanes for float32, as the log-sum-exp
- * terms and softplus tails take it): what the exps of an exp-bound loss cost with nothing else (_kernels.exp_sum, the
- * benchmarks' exp floor). */
-#define FL_EXP_SUM(ISA, ATTR, T, TS, EXP)                                                                     \
-    ATTR static double fl_exp_sum_##TS##_##ISA(const T* restrict x, ptrdiff_t n)                              \
-    {                                                                                                         \
-        double lane[16] = {0.0}, total = 0.0;                                                                 \
-        ptrdiff_t i = 0;                                                                                      \
-        for (; i + 16 <= n; i += 16)                                                                          \
-            for (int j = 0; j < 16; j++) lane[j] += (double)EXP(x[i + j] < 0 ? x[i + j] : -x[i + j]);         \
-        for (; i < n; i++) total += (double)EXP(x[i] < 0 ? x[i] : -x[i]);                                     \
-        for (int j = 0; j < 16; j++) total += lane[j];                                                        \
-        return total;                                                                                         \
-    }
+#define FL_VALUE(V) (V)
+#define FL_EXP_OF_NEG_ABS_f32(V) fl_expf_nonpositive((V) < 0 ? (V) : -(V))
+#define FL_EXP_OF_NEG_ABS_f64(V) fl_exp_nonpositive((V) < 0 ? (V) : -(V))
+#define FL_PROBE_SUMS(ISA, ATTR, T, TS)                                                                       \
+    FL_PROBE_SUM(ISA, ATTR, T, fl_stream_sum_##TS, FL_VALUE)                                                  \
+    FL_PROBE_SUM(ISA, ATTR, T, fl_exp_sum_##TS, FL_EXP_OF_NEG_ABS_##TS)
 
 #include "fl_weights.h"
 #include "fl_overlap.h"
@@ -1617,10 +1615,8 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
     FL_CATEGORICAL_FOCAL_TERMS(ISA, ATTR, float, f32)                                                         \
     FL_CATEGORICAL_FOCAL_TERMS(ISA, ATTR, double, f64)                                                        \
     FL_REDUCE_ROWS(ISA, ATTR)                                                                                 \
-    FL_STREAM_SUM(ISA, ATTR, float, f32)                                                                      \
-    FL_STREAM_SUM(ISA, ATTR, double, f64)                                                                     \
-    FL_EXP_SUM(ISA, ATTR, float, f32, fl_expf_nonpositive)                                                    \
-    FL_EXP_SUM(ISA, ATTR, double, f64, fl_exp_nonpositive)                                                    \
+    FL_PROBE_SUMS(ISA, ATTR, float, f32)                                                                      \
+    FL_PROBE_SUMS(ISA, ATTR, double, f64)                                                                     \
     FL_CHUNK_WEIGHTS(ISA, ATTR, float, f32)                                                                   \
     FL_CHUNK_WEIGHTS(ISA, ATTR, double, f64)                                                                  \
     FL_COUNT_NONZERO(ISA, ATTR, float, f32)                                                                   \
