@@ -154,7 +154,8 @@ def collect(data: dict) -> list[dict]:
     rows = []
     for (workload, dtype, size), g in groups.items():
         t = g["times"]
-        fl, fl1, roof, exps = t.get("fastloss-default"), t.get("fastloss-1thread"), t.get("roofline"), t.get("exp-floor")
+        fl, fl1, roof = t.get("fastloss-default"), t.get("fastloss-1thread"), t.get("roofline")
+        exps = t.get("exp-floor")
         candidates = [(t[p], p) for p in PEERS if p in t and g["accurate"].get(p, True)]
         best_t, best = min(candidates) if candidates else (None, None)
         rows.append(dict(
