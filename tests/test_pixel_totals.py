@@ -1,0 +1,114 @@
+"""BCE on probabilities over pixels: rows of one element with hard targets take their totals in one loop.
+
+fl_kernels.h's bce_hard_totals computes each pixel's loss straight into the reduction's lanes, weighted by its own
+sample weight, its class's weight or 1, without the row buffer and the separate weight and reduction passes. The same
+call with an all-True mask takes those general passes, with the same additions in the same lanes: the two must give
+the same bits for every weighting, dtype, reduction, thread count and ISA level. A chunk the loop refuses (a soft
+target, a probability outside [0, 1], a pixel whose class has no weight) hands the rest of its block to the general
+passes, which decide what to do with it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastloss
+from fastloss import oracle
+
+SHAPE = (3, 67, 101, 1)   # 20301 pixels: several chunks of 2048 and a tail, one or several blocks
+WEIGHTINGS = ["none", "pixel float32", "pixel float64", "class {0, 1}", "class {0, 1, 2}"]
+REDUCTIONS = ["sum_over_batch_size", "mean_with_sample_weight", "sum", "keras_legacy"]
+
+
+def pixels(dtype, rng, shape=SHAPE):
+    y_true = (rng.random(shape) < 0.3).astype(dtype)
+    y_pred = rng.uniform(0.0, 1.0, size=shape).astype(dtype)
+    y_pred.flat[::97] = 0.0    # clipped at both ends
+    y_pred.flat[5::89] = 1.0
+    return y_true, y_pred
+
+
+def weighting_options(weighting, rng, shape=SHAPE):
+    if weighting == "none":
+        return {}
+    if weighting.startswith("pixel"):
+        weights = rng.uniform(0.5, 2.0, size=shape[:-1]).astype(weighting.split()[1])
+        weights.flat[::13] = 0.0   # zero weights count apart from the others (Σw, non-zero rows)
+        return {"sample_weight": weights}
+    if weighting == "class {0, 1}":
+        return {"class_weight": {0: 0.25, 1: 3.0}}
+    return {"class_weight": {0: 0.0, 1: 3.0, 2: 7.0}}
+
+
+def all_pixels(shape=SHAPE):
+    return np.ones(shape[:-1], dtype=bool)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighting", WEIGHTINGS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pixel_totals_give_the_general_passes_bits(dtype, weighting, reduction, each_isa_level):
+    rng = np.random.default_rng(7)
+    y_true, y_pred = pixels(dtype, rng)
+    options = weighting_options(weighting, rng)
+    expected = oracle.binary_crossentropy(y_true, y_pred, reduction=reduction, **options)
+    for level in each_isa_level():
+        for n_threads in (1, 2):
+            fused = fastloss.binary_crossentropy(y_true, y_pred, reduction=reduction, n_threads=n_threads,
+                                                 **options)
+            general = fastloss.binary_crossentropy(y_true, y_pred, mask=all_pixels(), reduction=reduction,
+                                                   n_threads=n_threads, **options)
+            assert fused == general, (level, n_threads)
+            np.testing.assert_allclose(fused, expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("weighting", WEIGHTINGS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_soft_target_hands_the_rest_of_the_block_to_the_general_passes(dtype, weighting):
+    rng = np.random.default_rng(8)
+    y_true, y_pred = pixels(dtype, rng)
+    y_true.flat[[5000, 12345]] = 0.3   # soft targets in the middle of the map, in two chunks
+    options = weighting_options(weighting, rng)
+    expected = oracle.binary_crossentropy(y_true, y_pred, **options)
+    for n_threads in (1, 2):
+        fused = fastloss.binary_crossentropy(y_true, y_pred, n_threads=n_threads, **options)
+        general = fastloss.binary_crossentropy(y_true, y_pred, mask=all_pixels(), n_threads=n_threads, **options)
+        assert fused == general
+        np.testing.assert_allclose(fused, expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_label_smoothing_of_pixels_matches_the_oracle(dtype):
+    rng = np.random.default_rng(9)
+    y_true, y_pred = pixels(dtype, rng)
+    got = fastloss.binary_crossentropy(y_true, y_pred, label_smoothing=0.1)
+    expected = oracle.binary_crossentropy(y_true, y_pred, label_smoothing=0.1)
+    np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("weighting", WEIGHTINGS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_probability_outside_the_unit_interval_is_reported_at_its_pixel(dtype, weighting):
+    rng = np.random.default_rng(10)
+    y_true, y_pred = pixels(dtype, rng)
+    y_pred.flat[15000] = 1.5
+    options = weighting_options(weighting, rng)
+    with pytest.raises(ValueError) as fused:
+        fastloss.binary_crossentropy(y_true, y_pred, **options)
+    with pytest.raises(ValueError) as general:
+        fastloss.binary_crossentropy(y_true, y_pred, mask=all_pixels(), **options)
+    assert str(fused.value) == str(general.value)
+    assert "y_pred" in str(fused.value)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_pixel_whose_class_has_no_weight_is_reported(dtype):
+    rng = np.random.default_rng(11)
+    y_true, y_pred = pixels(dtype, rng)
+    with pytest.raises(ValueError) as fused:
+        fastloss.binary_crossentropy(y_true, y_pred, class_weight={1: 2.0})
+    with pytest.raises(ValueError) as general:
+        fastloss.binary_crossentropy(y_true, y_pred, mask=all_pixels(), class_weight={1: 2.0})
+    assert str(fused.value) == str(general.value)
+    assert "class_weight" in str(fused.value)
