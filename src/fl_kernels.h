@@ -561,11 +561,23 @@ FL_INLINE double fl_focal_balance(double y, double alpha, const fl_params* prm)
     return ys * alpha + (1.0 - ys) * (1.0 - alpha);
 }
 
-/* alpha: this element's column alpha (read only with apply_class_balancing); n = fl_focal_exponent(prm->gamma). */
+/* alpha: this element's column alpha (read only with apply_class_balancing); n = fl_focal_exponent(prm->gamma);
+ * bce: the element's BCE term. */
+FL_INLINE double fl_binary_focal_of_bce(double y, double p, double bce, double alpha, const fl_params* prm, int n)
+{
+    double focal = fl_focal_power(fl_focal_base(y, p, prm), prm->gamma, n) * bce;
+    return ((long)prm->flags & FL_FOCAL_CLASS_BALANCING) ? fl_focal_balance(y, alpha, prm) * focal : focal;
+}
+
 FL_INLINE double fl_binary_focal_element(double y, double p, double alpha, const fl_params* prm, int n)
 {
-    double focal = fl_focal_power(fl_focal_base(y, p, prm), prm->gamma, n) * fl_bce_probabilities_element(y, p, prm);
-    return ((long)prm->flags & FL_FOCAL_CLASS_BALANCING) ? fl_focal_balance(y, alpha, prm) * focal : focal;
+    return fl_binary_focal_of_bce(y, p, fl_bce_probabilities_element(y, p, prm), alpha, prm, n);
+}
+
+/* float32 probabilities take BCE's float32 term (a hard target's log on float lanes); the factors stay double. */
+FL_INLINE double fl_binary_focal_element_f32(float y, float p, double alpha, const fl_params* prm, int n)
+{
+    return fl_binary_focal_of_bce(y, p, fl_bce_probabilities_element_f32(y, p, prm), alpha, prm, n);
 }
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -957,7 +969,8 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
  * (p is clipped inside (0, 1)), i.e. -0, and x + (-0) = x. So a chunk of hard targets takes one log per element
  * instead of two and gives the same bits. Returns non-zero if a p of the chunk lies outside [0, 1]. Typed by
  * target and prediction (the focal loss on logits passes its sigmoids as doubles) and by the element math MS:
- * f32 for BCE on float32 probabilities (fl_bce_hard_f32 on float lanes), f64 for everything else. */
+ * f32 for BCE and binary focal on float32 probabilities (fl_bce_hard_f32 on float lanes), f64 for everything
+ * else. */
 #define FL_BCE_TERMS(ISA, ATTR, TY, TYS, TP, TPS, MS)                                                         \
     ATTR FL_INLINE int fl_bce_terms_##TYS##_##TPS##_##MS##_##ISA(const TY* restrict y, const TP* restrict p,  \
                                                           ptrdiff_t n, const fl_params* prm_in,               \
@@ -1127,9 +1140,10 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
             dst[i] = fl_focal_power(fl_focal_base(y[i], p[i], prm), gamma, N) * dst[i];                       \
     } while (0)
 
-/* Binary focal crossentropy terms of nr rows of K elements: the BCE terms, then the focal factor, then the
- * balancing weight, each a pass over dst (see fl_binary_focal_element). Returns the BCE terms' range check. */
-#define FL_BINARY_FOCAL_TERMS(ISA, ATTR, TY, TYS, TP, TPS)                                                    \
+/* Binary focal crossentropy terms of nr rows of K elements: the BCE terms (in the math MS of FL_BCE_TERMS), then
+ * the focal factor, then the balancing weight, each a pass over dst (see fl_binary_focal_element and its float32
+ * twin). Returns the BCE terms' range check. */
+#define FL_BINARY_FOCAL_TERMS(ISA, ATTR, TY, TYS, TP, TPS, MS)                                                \
     ATTR FL_INLINE int fl_binary_focal_terms_##TYS##_##TPS##_##ISA(const TY* restrict y,                      \
                                                                    const TP* restrict p, ptrdiff_t nr,        \
                                                                    ptrdiff_t K, const fl_params* prm_in,      \
@@ -1139,7 +1153,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         const fl_params* const prm = &prm_local;                                                              \
         const double gamma = prm_local.gamma;                                                                 \
         const ptrdiff_t n = nr * K;                                                                           \
-        const int bad = fl_bce_terms_##TYS##_##TPS##_f64_##ISA(y, p, n, prm, dst); /* double math: see above */\
+        const int bad = fl_bce_terms_##TYS##_##TPS##_##MS##_##ISA(y, p, n, prm, dst);                          \
         FL_FOCAL_PATHS(gamma, FL_BINARY_FOCAL_FACTOR_LOOP);                                                   \
         if ((long)prm_local.flags & FL_FOCAL_CLASS_BALANCING) {                                               \
             if (prm_local.columns == NULL || K == 1) {                                                        \
@@ -1672,9 +1686,9 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
     FL_BCE_TERMS(ISA, ATTR, float, f32, float, f32, f64)                                                      \
     FL_BCE_TERMS(ISA, ATTR, double, f64, double, f64, f64)                                                    \
     FL_BCE_TERMS(ISA, ATTR, float, f32, double, f64, f64)                                                     \
-    FL_BINARY_FOCAL_TERMS(ISA, ATTR, float, f32, float, f32)                                                  \
-    FL_BINARY_FOCAL_TERMS(ISA, ATTR, double, f64, double, f64)                                                \
-    FL_BINARY_FOCAL_TERMS(ISA, ATTR, float, f32, double, f64)                                                 \
+    FL_BINARY_FOCAL_TERMS(ISA, ATTR, float, f32, float, f32, f32)                                             \
+    FL_BINARY_FOCAL_TERMS(ISA, ATTR, double, f64, double, f64, f64)                                           \
+    FL_BINARY_FOCAL_TERMS(ISA, ATTR, float, f32, double, f64, f64)                                            \
     FL_BINARY_FOCAL_ROWS(ISA, ATTR, float, f32)                                                               \
     FL_BINARY_FOCAL_ROWS(ISA, ATTR, double, f64)                                                              \
     FL_ROW_FUNCTIONS(ISA, ATTR, float, f32)                                                                   \

@@ -11,6 +11,7 @@ cdef extern from "fl_kernels.h" nogil:
     # The binary focal element math is fl_kernels.h's, shared with its vector row loops (same bits).
     int fl_focal_exponent(double gamma)
     double fl_binary_focal_element(double y, double p, double alpha, const fl_params* prm, int n)
+    double fl_binary_focal_element_f32(float y, float p, double alpha, const fl_params* prm, int n)
     double fl_sigmoid(double z)
 
 
@@ -28,7 +29,10 @@ cdef inline double _row_binary_focal_probabilities(const floating_t* y, const fl
         pk = p[k]
         if fl_outside_unit_interval(pk):
             error[0] = E_PROBABILITY
-        acc += fl_binary_focal_element(y[k], pk, _column_alpha(prm, k), prm, n)
+        if floating_t is float:
+            acc += fl_binary_focal_element_f32(y[k], p[k], _column_alpha(prm, k), prm, n)
+        else:
+            acc += fl_binary_focal_element(y[k], pk, _column_alpha(prm, k), prm, n)
     return acc / K
 
 

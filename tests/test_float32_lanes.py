@@ -45,6 +45,20 @@ def test_bce_probabilities_hard_targets_every_decade(target, side):
         assert got == pytest.approx(want, rel=ELEMENT_RTOL), (target, side, exponent)
 
 
+@pytest.mark.parametrize("options", [{"gamma": 2.0}, {"gamma": 0.5, "apply_class_balancing": True}], ids=str)
+@pytest.mark.parametrize("target", [0.0, 1.0])
+def test_binary_focal_probabilities_hard_targets_every_decade(target, options):
+    """The focal factor (1 - p_t)^γ is double; the log is BCE's float-lane log, so each term keeps its two ulps."""
+    rng = np.random.default_rng(9)
+    for exponent in range(-9, 0):
+        small = decades(exponent, exponent + 1, 500, rng)
+        for p in (small, (np.float32(1.0) - small).astype(np.float32)):
+            y = np.full_like(p, target)
+            got = totals(fastloss.binary_focal_crossentropy, y, p, **options)
+            want = totals(oracle.binary_focal_crossentropy, y, p, **options)
+            assert got == pytest.approx(want, rel=ELEMENT_RTOL, abs=1e-300), (target, exponent)
+
+
 def test_bce_probabilities_clip_bounds_one_element_at_a_time():
     for y, p in [(0.0, 1.0), (1.0, 0.0), (1.0, 1.0), (0.0, 0.0), (1.0, 1e-7), (0.0, 1 - 2.0**-23), (1.0, 0.5),
                  (0.0, 0.5), (0.0, 0.49999997), (1.0, 0.50000006)]:

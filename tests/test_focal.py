@@ -12,7 +12,8 @@ reduction, tiny blocks and thread counts 1/2/3); bit-identical results across th
 values derived by hand; per-pixel class weights against the explicit weight map; bad inputs.
 
 Tolerances: both sides compute in float64 from the same input values, and every term is >= 0 (α >= 0 here), so
-results agree to a few ulp: rtol 1e-12.
+results agree to a few ulp: rtol 1e-12. The binary focal crossentropy of float32 probabilities takes BCE's float-lane
+log for hard targets (two float ulps a term, test_float32_lanes.py), so its totals agree to 2^-22.
 """
 
 from __future__ import annotations
@@ -152,11 +153,17 @@ def assert_same(got, want, context, rtol=1e-12):
             f"{context}: {got!r} != {want!r}")
 
 
+def oracle_rtol(loss, p, kw):
+    if loss == "binary_focal_crossentropy" and p.dtype == np.float32 and not kw.get("from_logits", False):
+        return 2.0**-22
+    return 1e-12
+
+
 def check_against_oracle(loss, y, p, kw, context):
     for reduction in ALL_REDUCTIONS:
         want = getattr(oracle, loss)(y, p, reduction=reduction, **kw)
         got = getattr(fastloss, loss)(y, p, reduction=reduction, **kw)
-        assert_same(got, want, f"{context} reduction={reduction}")
+        assert_same(got, want, f"{context} reduction={reduction}", rtol=oracle_rtol(loss, p, kw))
 
 
 SHAPES = [((7,), 1), ((9,), 3), ((4, 3), 4), ((2, 3, 2), 3), ((5,), 2)]
