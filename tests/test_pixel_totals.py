@@ -1,11 +1,12 @@
-"""BCE on probabilities over pixels: rows of one element with hard targets take their totals in one loop.
+"""BCE and binary focal crossentropy on probabilities over pixels: rows of one element with hard targets take their
+totals in one loop.
 
-fl_kernels.h's bce_hard_totals computes each pixel's loss straight into the reduction's lanes, weighted by its own
-sample weight, its class's weight or 1, without the row buffer and the separate weight and reduction passes. The same
-call with an all-True mask takes those general passes, with the same additions in the same lanes: the two must give
-the same bits for every weighting, dtype, reduction, thread count and ISA level. A chunk the loop refuses (a soft
-target, a probability outside [0, 1], a pixel whose class has no weight) hands the rest of its block to the general
-passes, which decide what to do with it.
+fl_kernels.h's hard_totals computes each pixel's loss (BCE, or focal with γ = 2) straight into the reduction's lanes,
+weighted by its own sample weight, its class's weight or 1, without the row buffer and the separate target, factor,
+weight and reduction passes. The same call with an all-True mask takes those general passes, with the same additions
+in the same lanes: the two must give the same bits for every loss, weighting, dtype, reduction, thread count and ISA
+level. A chunk the loop refuses (a soft target, a probability outside [0, 1], a pixel whose class has no weight, a
+focal γ other than 2) hands the rest of its block to the general passes, which decide what to do with it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ from fastloss import oracle
 SHAPE = (3, 67, 101, 1)   # 20301 pixels: several chunks of 2048 and a tail, one or several blocks
 WEIGHTINGS = ["none", "pixel float32", "pixel float64", "class {0, 1}", "class {0, 1, 2}"]
 REDUCTIONS = ["sum_over_batch_size", "mean_with_sample_weight", "sum", "keras_legacy"]
+LOSSES = [
+    ("binary_crossentropy", {}),
+    ("binary_focal_crossentropy", {"gamma": 2.0}),
+    ("binary_focal_crossentropy", {"gamma": 2.0, "apply_class_balancing": True}),
+    ("binary_focal_crossentropy", {"gamma": 2.0, "apply_class_balancing": True, "alpha": np.array([0.4])}),
+    ("binary_focal_crossentropy", {"gamma": 3.0}),   # refused: the general passes
+]
+LOSS_IDS = [f"{loss}{options}" for loss, options in LOSSES]
 
 
 def pixels(dtype, rng, shape=SHAPE):
@@ -45,59 +54,67 @@ def all_pixels(shape=SHAPE):
     return np.ones(shape[:-1], dtype=bool)
 
 
+def oracle_rtol(dtype):
+    # float32 probabilities take their logs on float lanes (test_float32_lanes.py); the terms are all >= 0
+    return 2.0**-22 if dtype == np.float32 else 1e-12
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighting", WEIGHTINGS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_pixel_totals_give_the_general_passes_bits(dtype, weighting, reduction, each_isa_level):
+@pytest.mark.parametrize("loss, loss_options", LOSSES, ids=LOSS_IDS)
+def test_pixel_totals_give_the_general_passes_bits(loss, loss_options, dtype, weighting, reduction, each_isa_level):
     rng = np.random.default_rng(7)
     y_true, y_pred = pixels(dtype, rng)
-    options = weighting_options(weighting, rng)
-    expected = oracle.binary_crossentropy(y_true, y_pred, reduction=reduction, **options)
+    options = {**loss_options, **weighting_options(weighting, rng)}
+    expected = getattr(oracle, loss)(y_true, y_pred, reduction=reduction, **options)
     for level in each_isa_level():
         for n_threads in (1, 2):
-            fused = fastloss.binary_crossentropy(y_true, y_pred, reduction=reduction, n_threads=n_threads,
-                                                 **options)
-            general = fastloss.binary_crossentropy(y_true, y_pred, mask=all_pixels(), reduction=reduction,
-                                                   n_threads=n_threads, **options)
+            fused = getattr(fastloss, loss)(y_true, y_pred, reduction=reduction, n_threads=n_threads, **options)
+            general = getattr(fastloss, loss)(y_true, y_pred, mask=all_pixels(), reduction=reduction,
+                                              n_threads=n_threads, **options)
             assert fused == general, (level, n_threads)
-            np.testing.assert_allclose(fused, expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
+            np.testing.assert_allclose(fused, expected, rtol=oracle_rtol(dtype))
 
 
 @pytest.mark.parametrize("weighting", WEIGHTINGS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_a_soft_target_hands_the_rest_of_the_block_to_the_general_passes(dtype, weighting):
+@pytest.mark.parametrize("loss, loss_options", LOSSES[:3], ids=LOSS_IDS[:3])
+def test_a_soft_target_hands_the_rest_of_the_block_to_the_general_passes(loss, loss_options, dtype, weighting):
     rng = np.random.default_rng(8)
     y_true, y_pred = pixels(dtype, rng)
     y_true.flat[[5000, 12345]] = 0.3   # soft targets in the middle of the map, in two chunks
-    options = weighting_options(weighting, rng)
-    expected = oracle.binary_crossentropy(y_true, y_pred, **options)
+    options = {**loss_options, **weighting_options(weighting, rng)}
+    expected = getattr(oracle, loss)(y_true, y_pred, **options)
     for n_threads in (1, 2):
-        fused = fastloss.binary_crossentropy(y_true, y_pred, n_threads=n_threads, **options)
-        general = fastloss.binary_crossentropy(y_true, y_pred, mask=all_pixels(), n_threads=n_threads, **options)
+        fused = getattr(fastloss, loss)(y_true, y_pred, n_threads=n_threads, **options)
+        general = getattr(fastloss, loss)(y_true, y_pred, mask=all_pixels(), n_threads=n_threads, **options)
         assert fused == general
         np.testing.assert_allclose(fused, expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_label_smoothing_of_pixels_matches_the_oracle(dtype):
+@pytest.mark.parametrize("loss, loss_options", LOSSES[:2], ids=LOSS_IDS[:2])
+def test_label_smoothing_of_pixels_matches_the_oracle(loss, loss_options, dtype):
     rng = np.random.default_rng(9)
     y_true, y_pred = pixels(dtype, rng)
-    got = fastloss.binary_crossentropy(y_true, y_pred, label_smoothing=0.1)
-    expected = oracle.binary_crossentropy(y_true, y_pred, label_smoothing=0.1)
+    got = getattr(fastloss, loss)(y_true, y_pred, label_smoothing=0.1, **loss_options)
+    expected = getattr(oracle, loss)(y_true, y_pred, label_smoothing=0.1, **loss_options)
     np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
 
 
 @pytest.mark.parametrize("weighting", WEIGHTINGS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_a_probability_outside_the_unit_interval_is_reported_at_its_pixel(dtype, weighting):
+@pytest.mark.parametrize("loss, loss_options", LOSSES[:2], ids=LOSS_IDS[:2])
+def test_a_probability_outside_the_unit_interval_is_reported_at_its_pixel(loss, loss_options, dtype, weighting):
     rng = np.random.default_rng(10)
     y_true, y_pred = pixels(dtype, rng)
     y_pred.flat[15000] = 1.5
-    options = weighting_options(weighting, rng)
+    options = {**loss_options, **weighting_options(weighting, rng)}
     with pytest.raises(ValueError) as fused:
-        fastloss.binary_crossentropy(y_true, y_pred, **options)
+        getattr(fastloss, loss)(y_true, y_pred, **options)
     with pytest.raises(ValueError) as general:
-        fastloss.binary_crossentropy(y_true, y_pred, mask=all_pixels(), **options)
+        getattr(fastloss, loss)(y_true, y_pred, mask=all_pixels(), **options)
     assert str(fused.value) == str(general.value)
     assert "y_pred" in str(fused.value)
 
