@@ -19,7 +19,10 @@ skipped on its own, the others still run):
 - ``exp-floor`` (the workloads from logits, whose losses need an exp per element): ``fastloss._kernels.exp_sum``,
   Σ exp(-|z|) over the workload's logits with fastloss's own exp (float lanes for float32) on the default thread
   count: what those exps cost with no other loss math. No loss with this exp can take less time, so best peer /
-  exp floor bounds its speed-up.
+  exp floor bounds its speed-up;
+- ``softplus-floor`` (float32 BCE from logits, whose elements each take a float-lane log1p after their exp; float64
+  rows take one log per row instead): ``fastloss._kernels.softplus_sum``, Σ log1p(exp(-|z|)) over the logits with
+  fastloss's own float-lane exp and log1p, what that loss costs with nothing but its transcendental math.
 
 Sizes: sized workloads have ``n`` elements of ``y_pred`` (1e3, 1e5, and 1e7 with ``FASTLOSS_BENCH_LARGE=1``);
 sparse categorical crossentropy and segmentation run on fixed shapes. Inputs are built once per case, outside the
@@ -279,7 +282,7 @@ WORKLOADS: dict[str, tuple[Callable, list]] = {
 
 # The oracle runs first in each case: its value is the reference the others are checked against.
 CONTESTANTS = ["oracle", "fastloss-1thread", "fastloss-default", "torch", "jax", "numba", "sklearn", "roofline",
-               "exp-floor"]
+               "exp-floor", "softplus-floor"]
 
 
 def _size_id(size):
@@ -365,6 +368,14 @@ def _callable(case, contestant):
             pytest.skip("this build of fastloss has no _kernels.exp_sum (rebuild it)")
         logits = np.ascontiguousarray(case.args[1]).reshape(-1)
         return lambda: exp_sum(logits, THREADS)
+    if contestant == "softplus-floor":
+        if case.loss != "binary_crossentropy" or not case.kwargs.get("from_logits") or case.dtype != "float32":
+            pytest.skip("softplus-floor: only float32 BCE from logits takes a log1p per element")
+        softplus_sum = getattr(fastloss._kernels, "softplus_sum", None)
+        if softplus_sum is None:
+            pytest.skip("this build of fastloss has no _kernels.softplus_sum (rebuild it)")
+        logits = np.ascontiguousarray(case.args[1]).reshape(-1)
+        return lambda: softplus_sum(logits, THREADS)
     pytest.importorskip(peers.PEER_MODULES[contestant])
     return peers.FACTORIES[contestant](case, THREADS)
 
@@ -403,8 +414,9 @@ def test_loss(benchmark, case, contestant, versions, warmup_rounds):
     if contestant == "roofline":
         assert result == case.input_bytes // np.dtype(case.dtype).itemsize
         return
-    if contestant == "exp-floor":
-        want = float(np.sum(np.exp(-np.abs(case.args[1].astype(np.float64)))))
+    if contestant in ("exp-floor", "softplus-floor"):
+        tails = np.exp(-np.abs(case.args[1].astype(np.float64)))
+        want = float(np.sum(tails if contestant == "exp-floor" else np.log1p(tails)))
         np.testing.assert_allclose(result, want, rtol=RTOL[case.dtype], err_msg=contestant)
         return
     value = float(result)

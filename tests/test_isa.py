@@ -171,6 +171,25 @@ def test_exp_sum_is_the_sum_of_the_exps_at_every_level_and_thread_count(dtype, e
     assert len(results) == 1  # fixed blocks and lanes: the same bits at every level and thread count
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_softplus_sum_is_the_sum_of_the_softplus_tails_at_every_level_and_thread_count(dtype, each_isa_level):
+    # The benchmarks' softplus floor: Σ log1p(exp(-|x|)) with BCE from logits' tail, float lanes for float32 (< 2
+    # float ulps a term, each term in (0, ln 2]).
+    rng = np.random.default_rng(11)
+    x = rng.normal(0.0, 4.0, 3 * (1 << 14) + 37).astype(dtype)
+    x[:4] = (0.0, -0.0, -120.0, np.inf)  # ln 2 from either zero; tails that underflow to 0
+    want = float(np.sum(np.log1p(np.exp(-np.abs(x.astype(np.float64))))))
+    rel = 2.0**-22 if dtype == np.float32 else 1e-13
+    results = set()
+    for level in each_isa_level():
+        for threads in (1, 2):
+            got = _kernels.softplus_sum(x, threads)
+            assert got == pytest.approx(want, rel=rel), (level, threads)
+            results.add(got)
+        assert _kernels.softplus_sum(x[:0], 1) == 0.0
+    assert len(results) == 1  # fixed blocks and lanes: the same bits at every level and thread count
+
+
 def _rows_of_eight_to_fifteen(K, dtype):
     """name -> (call(reduction), reference(reduction)): the losses whose chunks sum rows of K terms with FL_ROW_SUMS
     (eight rows at a time at x86-64-v4 when 8 <= K < 16), on 1001 rows: several chunks, parts and a last group of
