@@ -283,6 +283,15 @@ WORKLOADS: dict[str, tuple[Callable, list]] = {
 # The oracle runs first in each case: its value is the reference the others are checked against.
 CONTESTANTS = ["oracle", "fastloss-1thread", "fastloss-default", "torch", "jax", "numba", "sklearn", "roofline",
                "exp-floor", "softplus-floor"]
+# The floors: contestant -> (the _kernels probe over the workload's logits, the workloads it applies to, why not).
+FLOORS = {
+    "exp-floor": ("exp_sum", lambda case: case.kwargs.get("from_logits", False),
+                  "only the workloads from logits need an exp per element"),
+    "softplus-floor": ("softplus_sum",
+                       lambda case: (case.loss == "binary_crossentropy" and case.kwargs.get("from_logits", False)
+                                     and case.dtype == "float32"),
+                       "only float32 BCE from logits takes a log1p per element"),
+}
 
 
 def _size_id(size):
@@ -360,22 +369,15 @@ def _callable(case, contestant):
             pytest.skip("this build of fastloss has no _kernels.stream_sum (rebuild it)")
         buf = np.ones(case.input_bytes // np.dtype(case.dtype).itemsize, dtype=case.dtype)
         return lambda: stream_sum(buf, THREADS)
-    if contestant == "exp-floor":
-        if not case.kwargs.get("from_logits"):
-            pytest.skip("exp-floor: only the workloads from logits need an exp per element")
-        exp_sum = getattr(fastloss._kernels, "exp_sum", None)
-        if exp_sum is None:
-            pytest.skip("this build of fastloss has no _kernels.exp_sum (rebuild it)")
+    if contestant in FLOORS:
+        probe, applies, why_not = FLOORS[contestant]
+        if not applies(case):
+            pytest.skip(f"{contestant}: {why_not}")
+        kernel = getattr(fastloss._kernels, probe, None)
+        if kernel is None:
+            pytest.skip(f"this build of fastloss has no _kernels.{probe} (rebuild it)")
         logits = np.ascontiguousarray(case.args[1]).reshape(-1)
-        return lambda: exp_sum(logits, THREADS)
-    if contestant == "softplus-floor":
-        if case.loss != "binary_crossentropy" or not case.kwargs.get("from_logits") or case.dtype != "float32":
-            pytest.skip("softplus-floor: only float32 BCE from logits takes a log1p per element")
-        softplus_sum = getattr(fastloss._kernels, "softplus_sum", None)
-        if softplus_sum is None:
-            pytest.skip("this build of fastloss has no _kernels.softplus_sum (rebuild it)")
-        logits = np.ascontiguousarray(case.args[1]).reshape(-1)
-        return lambda: softplus_sum(logits, THREADS)
+        return lambda: kernel(logits, THREADS)
     pytest.importorskip(peers.PEER_MODULES[contestant])
     return peers.FACTORIES[contestant](case, THREADS)
 
@@ -414,7 +416,7 @@ def test_loss(benchmark, case, contestant, versions, warmup_rounds):
     if contestant == "roofline":
         assert result == case.input_bytes // np.dtype(case.dtype).itemsize
         return
-    if contestant in ("exp-floor", "softplus-floor"):
+    if contestant in FLOORS:
         tails = np.exp(-np.abs(case.args[1].astype(np.float64)))
         want = float(np.sum(tails if contestant == "exp-floor" else np.log1p(tails)))
         np.testing.assert_allclose(result, want, rtol=RTOL[case.dtype], err_msg=contestant)

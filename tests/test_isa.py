@@ -153,40 +153,33 @@ def test_stream_sum_is_the_sum_at_every_level_and_thread_count(dtype, each_isa_l
     assert "baseline" in levels
 
 
+# The benchmarks' floors: (kernel, term in float64, float32 tolerance, specials). exp floor: Σ exp(-|x|) with the
+# losses' exp, float lanes for float32 (< 1 float ulp a term); exp(0) = 1 from either zero, float32's 2^-150 range
+# ends in 0. softplus floor: Σ log1p(exp(-|x|)) with BCE from logits' tail (< 2 float ulps a term, each in (0, ln 2]);
+# ln 2 from either zero, tails that underflow to 0.
+FLOOR_PROBES = {
+    "exp_sum": (lambda a: np.exp(-a), 1e-7, (0.0, -0.0, -120.0)),
+    "softplus_sum": (lambda a: np.log1p(np.exp(-a)), 2.0**-22, (0.0, -0.0, -120.0, np.inf)),
+}
+
+
+@pytest.mark.parametrize("probe", list(FLOOR_PROBES))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-def test_exp_sum_is_the_sum_of_the_exps_at_every_level_and_thread_count(dtype, each_isa_level):
-    # The benchmarks' exp floor: Σ exp(-|x|) with the losses' exp, float lanes for float32 (< 1 float ulp a term).
+def test_floor_probe_is_the_sum_of_its_terms_at_every_level_and_thread_count(probe, dtype, each_isa_level):
+    term, float32_rel, specials = FLOOR_PROBES[probe]
+    kernel = getattr(_kernels, probe)
     rng = np.random.default_rng(10)
     x = rng.normal(0.0, 4.0, 3 * (1 << 14) + 37).astype(dtype)
-    x[:3] = (0.0, -0.0, -120.0)  # exp(0) = 1 from either zero; float32's 2^-150 range ends in 0
-    want = float(np.sum(np.exp(-np.abs(x.astype(np.float64)))))
-    rel = 1e-7 if dtype == np.float32 else 1e-13
+    x[:len(specials)] = specials
+    want = float(np.sum(term(np.abs(x.astype(np.float64)))))
+    rel = float32_rel if dtype == np.float32 else 1e-13
     results = set()
     for level in each_isa_level():
         for threads in (1, 2):
-            got = _kernels.exp_sum(x, threads)
+            got = kernel(x, threads)
             assert got == pytest.approx(want, rel=rel), (level, threads)
             results.add(got)
-        assert _kernels.exp_sum(x[:0], 1) == 0.0
-    assert len(results) == 1  # fixed blocks and lanes: the same bits at every level and thread count
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-def test_softplus_sum_is_the_sum_of_the_softplus_tails_at_every_level_and_thread_count(dtype, each_isa_level):
-    # The benchmarks' softplus floor: Σ log1p(exp(-|x|)) with BCE from logits' tail, float lanes for float32 (< 2
-    # float ulps a term, each term in (0, ln 2]).
-    rng = np.random.default_rng(11)
-    x = rng.normal(0.0, 4.0, 3 * (1 << 14) + 37).astype(dtype)
-    x[:4] = (0.0, -0.0, -120.0, np.inf)  # ln 2 from either zero; tails that underflow to 0
-    want = float(np.sum(np.log1p(np.exp(-np.abs(x.astype(np.float64))))))
-    rel = 2.0**-22 if dtype == np.float32 else 1e-13
-    results = set()
-    for level in each_isa_level():
-        for threads in (1, 2):
-            got = _kernels.softplus_sum(x, threads)
-            assert got == pytest.approx(want, rel=rel), (level, threads)
-            results.add(got)
-        assert _kernels.softplus_sum(x[:0], 1) == 0.0
+        assert kernel(x[:0], 1) == 0.0
     assert len(results) == 1  # fixed blocks and lanes: the same bits at every level and thread count
 
 
