@@ -1546,14 +1546,45 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
     return FL_LANE_SUM(lanes, tail);
 }
 
+/* sums[0] = Σ W·ELEMENT, sums[1] = Σ W, sums[2] = #(W != 0) over i in [0, n) (expressions of i), lane j of
+ * FL_REDUCE_LANES adding the i ≡ j in order and the tail apart; `refused` |= REFUSE for every i. The one order of
+ * additions of fl_reduce_rows and of the loops that fuse their element into it (FL_HARD_TOTALS), hence their bits. */
+#define FL_WEIGHTED_LANE_SUMS(ELEMENT, WEIGHT, REFUSE)                                                        \
+    do {                                                                                                      \
+        double s[FL_REDUCE_LANES] = {0.0}, ws[FL_REDUCE_LANES] = {0.0}, nz[FL_REDUCE_LANES] = {0.0};          \
+        double s_tail = 0.0, w_tail = 0.0, nz_tail = 0.0;                                                     \
+        ptrdiff_t r = 0;                                                                                      \
+        for (; r + FL_REDUCE_LANES <= n; r += FL_REDUCE_LANES) {                                              \
+            _Pragma("omp simd reduction(|:refused)")                                                          \
+            for (int j = 0; j < FL_REDUCE_LANES; j++) {                                                       \
+                const ptrdiff_t i = r + j;                                                                    \
+                const double weight = (WEIGHT);                                                               \
+                refused |= (REFUSE);                                                                          \
+                s[j] += weight * (ELEMENT);                                                                   \
+                ws[j] += weight;                                                                              \
+                nz[j] += (weight != 0.0) ? 1.0 : 0.0;                                                         \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (; r < n; r++) {                                                                                  \
+            const ptrdiff_t i = r;                                                                            \
+            const double weight = (WEIGHT);                                                                   \
+            refused |= (REFUSE);                                                                              \
+            s_tail += weight * (ELEMENT);                                                                     \
+            w_tail += weight;                                                                                 \
+            nz_tail += (weight != 0.0) ? 1.0 : 0.0;                                                           \
+        }                                                                                                     \
+        sums[0] = fl_reduce_lane_sum(s, s_tail);                                                              \
+        sums[1] = fl_reduce_lane_sum(ws, w_tail);                                                             \
+        sums[2] = fl_reduce_lane_sum(nz, nz_tail);                                                            \
+    } while (0)
+
 #define FL_REDUCE_ROWS_OF(ISA, ATTR, NAME, WT)                                                                \
     ATTR static void NAME##_##ISA(const double* restrict rows, ptrdiff_t nr, const WT* restrict w,            \
                                   double* restrict sums)                                                      \
     {                                                                                                         \
-        double s[FL_REDUCE_LANES] = {0.0}, ws[FL_REDUCE_LANES] = {0.0}, nz[FL_REDUCE_LANES] = {0.0};          \
-        double s_tail = 0.0, w_tail = 0.0, nz_tail = 0.0;                                                     \
-        ptrdiff_t r = 0;                                                                                      \
         if (w == NULL) {                                                                                      \
+            double s[FL_REDUCE_LANES] = {0.0}, s_tail = 0.0;                                                  \
+            ptrdiff_t r = 0;                                                                                  \
             for (; r + FL_REDUCE_LANES <= nr; r += FL_REDUCE_LANES) {                                         \
                 _Pragma("omp simd")                                                                           \
                 for (int j = 0; j < FL_REDUCE_LANES; j++) s[j] += rows[r + j];                                \
@@ -1563,24 +1594,10 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
             sums[1] = sums[2] = (double)nr;                                                                   \
             return;                                                                                           \
         }                                                                                                     \
-        for (; r + FL_REDUCE_LANES <= nr; r += FL_REDUCE_LANES) {                                             \
-            _Pragma("omp simd")                                                                               \
-            for (int j = 0; j < FL_REDUCE_LANES; j++) {                                                       \
-                double wj = (double)w[r + j];                                                                 \
-                s[j] += wj * rows[r + j];                                                                     \
-                ws[j] += wj;                                                                                  \
-                nz[j] += (wj != 0.0) ? 1.0 : 0.0;                                                             \
-            }                                                                                                 \
-        }                                                                                                     \
-        for (; r < nr; r++) {                                                                                 \
-            const double wr = (double)w[r];                                                                   \
-            s_tail += wr * rows[r];                                                                           \
-            w_tail += wr;                                                                                     \
-            nz_tail += (wr != 0.0) ? 1.0 : 0.0;                                                               \
-        }                                                                                                     \
-        sums[0] = fl_reduce_lane_sum(s, s_tail);                                                              \
-        sums[1] = fl_reduce_lane_sum(ws, w_tail);                                                             \
-        sums[2] = fl_reduce_lane_sum(nz, nz_tail);                                                            \
+        const ptrdiff_t n = nr;                                                                               \
+        int refused = 0;   /* nothing to refuse: rows and weights as given */                                 \
+        FL_WEIGHTED_LANE_SUMS(rows[i], (double)w[i], 0);                                                      \
+        (void)refused;                                                                                        \
     }
 /* fl_reduce_rows, and fl_reduce_rows_f32w for float32 per-row weights read as they are (widened exactly, so the
  * same sums): rows of one element with per-element float32 weights (a segmentation map's pixel weights) skip the
@@ -1602,33 +1619,7 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
  * 0). Returns non-zero, with sums undefined, if a target is soft, a p lies outside [0, 1] or a row has no class
  * weight: the caller then takes the chunk the general way, which decides what to do with it. */
 #define FL_HARD_TOTALS_LOOP(ELEMENT, WEIGHT, MISSING)                                                         \
-    do {                                                                                                      \
-        double s[FL_REDUCE_LANES] = {0.0}, ws[FL_REDUCE_LANES] = {0.0}, nz[FL_REDUCE_LANES] = {0.0};          \
-        double s_tail = 0.0, w_tail = 0.0, nz_tail = 0.0;                                                     \
-        ptrdiff_t r = 0;                                                                                      \
-        for (; r + FL_REDUCE_LANES <= n; r += FL_REDUCE_LANES) {                                              \
-            _Pragma("omp simd reduction(|:refused)")                                                          \
-            for (int j = 0; j < FL_REDUCE_LANES; j++) {                                                       \
-                const ptrdiff_t i = r + j;                                                                    \
-                const double w = (WEIGHT);                                                                    \
-                refused |= fl_target_is_soft(y[i]) | fl_outside_unit_interval(p[i]) | (MISSING);              \
-                s[j] += w * (ELEMENT);                                                                        \
-                ws[j] += w;                                                                                   \
-                nz[j] += (w != 0.0) ? 1.0 : 0.0;                                                              \
-            }                                                                                                 \
-        }                                                                                                     \
-        for (; r < n; r++) {                                                                                  \
-            const ptrdiff_t i = r;                                                                            \
-            const double w = (WEIGHT);                                                                        \
-            refused |= fl_target_is_soft(y[i]) | fl_outside_unit_interval(p[i]) | (MISSING);                  \
-            s_tail += w * (ELEMENT);                                                                          \
-            w_tail += w;                                                                                      \
-            nz_tail += (w != 0.0) ? 1.0 : 0.0;                                                                \
-        }                                                                                                     \
-        sums[0] = fl_reduce_lane_sum(s, s_tail);                                                              \
-        sums[1] = fl_reduce_lane_sum(ws, w_tail);                                                             \
-        sums[2] = fl_reduce_lane_sum(nz, nz_tail);                                                            \
-    } while (0)
+    FL_WEIGHTED_LANE_SUMS(ELEMENT, WEIGHT, fl_target_is_soft(y[i]) | fl_outside_unit_interval(p[i]) | (MISSING))
 
 /* FL_HARD_TOTALS_LOOP for each weighting. A hard target's class is the target itself (fl_round_label), 0 or 1: a
  * select, not fl_select_class_weight's chain. */
@@ -1636,7 +1627,7 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
     do {                                                                                                      \
         if (cw != NULL) {                                                                                     \
             const double cw0 = n_cw > 0 ? cw[0] : (double)NAN, cw1 = n_cw > 1 ? cw[1] : (double)NAN;          \
-            FL_HARD_TOTALS_LOOP(ELEMENT, y[i] != 0 ? cw1 : cw0, w != w);                                      \
+            FL_HARD_TOTALS_LOOP(ELEMENT, y[i] != 0 ? cw1 : cw0, weight != weight);                            \
             *entries = (ptrdiff_t)sums[2];                                                                    \
         } else if (w_f32 != NULL) {                                                                           \
             FL_HARD_TOTALS_LOOP(ELEMENT, (double)w_f32[i], 0);                                                \
