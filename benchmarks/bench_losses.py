@@ -15,7 +15,8 @@ skipped on its own, the others still run):
 - ``torch``, ``jax``, ``numba``, ``sklearn``: the peers, written in ``peers.py`` the idiomatic fast way, each
   computing the same number (same weighting, same divisor); torch and numba run on the default thread count;
 - ``roofline``: ``fastloss._kernels.stream_sum`` over a buffer of the same number of bytes as the workload's
-  inputs, on the default thread count: what merely reading those bytes costs on this machine, in this run;
+  inputs, on the default thread count: what merely reading those bytes costs on this machine, in this run, so best
+  peer / roofline bounds the speed-up of any loss that reads its inputs once;
 - ``exp-floor`` (the workloads from logits, whose losses need an exp per element): ``fastloss._kernels.exp_sum``,
   Σ exp(-|z|) over the workload's logits with fastloss's own exp (float lanes for float32) on the default thread
   count: what those exps cost with no other loss math. No loss with this exp can take less time, so best peer /
