@@ -316,3 +316,47 @@ def test_a_call_that_raises_is_booked_all_the_same(path, clock, monkeypatch):
         fastloss.mean_absolute_error(y, y)
     assert _engine._call_started is None
     assert _engine._last_return == clock.now
+
+
+def test_first_touch_writes_one_zero_per_page_and_nothing_else():
+    backing = np.full(5 * 4096 + 300, 7, dtype=np.uint8)
+    raw = backing[5:5 + 3 * 4096 + 123]  # starts past a boundary, ends mid-page
+    _engine._kernels.first_touch(raw, 2)
+    want = np.full_like(backing, 7)
+    touched = 5 + np.r_[np.arange(0, raw.size, 4096), raw.size - 1]
+    want[touched] = 0
+    np.testing.assert_array_equal(backing, want)
+
+
+@pytest.mark.parametrize("loss, kwargs", [
+    ("mean_squared_error", {}),
+    ("binary_crossentropy", {"from_logits": True}),
+    ("categorical_crossentropy", {"from_logits": True}),
+])
+def test_fresh_outputs_of_parallel_calls_are_faulted_in_then_written_whole(monkeypatch, loss, kwargs):
+    """fault_in writes into the outputs fastloss allocates; the kernel must then give them the one-thread bits."""
+    if not _engine._kernels.openmp_enabled():
+        pytest.skip("a build without OpenMP runs every call on one thread")
+    touched = []
+    first_touch = _engine._kernels.first_touch
+    monkeypatch.setattr(_engine._kernels, "first_touch",
+                        lambda raw, n: (touched.append((raw.size, n)), first_touch(raw, n)))
+    monkeypatch.setattr(_engine, "FIRST_TOUCH_MIN_BYTES", 1)
+    monkeypatch.setattr(_engine, "PARALLEL_MIN_ELEMENTS", 1)  # n_threads=2 then means two threads
+    monkeypatch.setattr(_engine, "BLOCK_ELEMENTS", 1 << 10)
+    rng = np.random.default_rng(3)
+    rows, k = 6000, 8
+    y_pred = rng.normal(0.0, 2.0, size=(rows, k))
+    y_true = (rng.random((rows, k)) < 0.4).astype(np.float64)
+    if loss == "categorical_crossentropy":
+        y_true = np.eye(k)[rng.integers(0, k, rows)]
+    one = fastloss.value_and_grad(loss, y_true, y_pred, reduction="none", n_threads=1, **kwargs)
+    two = fastloss.value_and_grad(loss, y_true, y_pred, reduction="none", n_threads=2, **kwargs)
+    assert sorted(touched) == [(rows * 8, 2), (rows * k * 8, 2)]  # the rows and the gradient, once each
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+    touched.clear()
+    rows_one = getattr(fastloss, loss)(y_true, y_pred, reduction="none", n_threads=1, **kwargs)
+    rows_two = getattr(fastloss, loss)(y_true, y_pred, reduction="none", n_threads=2, **kwargs)
+    assert touched == [(rows * 8, 2)]
+    np.testing.assert_array_equal(rows_one, rows_two)
