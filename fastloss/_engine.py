@@ -160,20 +160,6 @@ def kernel_returned(threads: int):
         _call_started = None
 
 
-# numpy asks for transparent huge pages from 4 MiB on: below, a fresh output's faults are few and cheap.
-FIRST_TOUCH_MIN_BYTES = 1 << 22
-
-
-def fault_in(fresh: np.ndarray, threads: int):
-    """Faults in the pages of an output fastloss allocated, before a parallel kernel writes it: each thread its own
-    contiguous part (_kernels.first_touch), where the kernel's dynamic block schedule has the threads take turns in
-    every page. value_and_grad at 1e7 float32 on two threads, with the fresh 40 MB gradient, alternated in one
-    process: MSE 4.71 -> 4.26 ms, BCE from logits 8.99 -> 8.75, CCE from logits 11.09 -> 10.88 (reusing `out`:
-    3.0, 7.0 and 9.5)."""
-    if threads > 1 and fresh.nbytes >= FIRST_TOUCH_MIN_BYTES:
-        _kernels.first_touch(fresh.reshape(-1).view(np.uint8), threads)
-
-
 def parallel_call_returned():
     """Opens the warm window, unless the call waited for a late worker or shared a CPU with one (the next would)."""
     global _last_parallel_return
@@ -507,8 +493,6 @@ def evaluate(
             # E0, counted here rather than in prepare: on the kernel's threads, in one SIMD pass
             # (np.count_nonzero on a float array takes ~4x the time of reading it).
             nonzero_entries = _kernels.count_nonzero(sw, threads)
-        if out is not None:
-            fault_in(out, threads)
         result = kernel(*args, threads)
     finally:
         kernel_returned(threads)  # also after a raise: a call in progress never outlives its kernel

@@ -204,9 +204,6 @@ def value_and_grad(loss_name, y_true, y_pred, *, out=None, **options):
                        block_rows)
     threads = 1 if n_rows <= block_rows else _engine.kernel_threads(n_rows * K, args["n_threads"])
     try:
-        if out is None:
-            _engine.fault_in(grad, threads)
-        _engine.fault_in(rows_out, threads)
         result = kernel(*kernel_args, threads)
     finally:
         _engine.kernel_returned(threads)
