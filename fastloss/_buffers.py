@@ -7,8 +7,9 @@ array). ``fresh_array`` hands out arrays of 4 MiB or more as views of a ``_Lease
 to a lease dies, its memory becomes the spare, and the next request of the same size gets it, already faulted in.
 
 Only memory that nothing refers to is reused: the lease's ``__del__`` runs when its last view (a derived view, a
-torch tensor sharing it, ...) is gone. One spare at most is kept, so a loop that holds one gradient while
-computing the next alternates between two buffers, and at most one buffer stays allocated between calls.
+torch tensor sharing it, ...) is gone. One spare per size, two at most (a gradient and its per-row values), the
+newest kept: a loop that holds one gradient while computing the next alternates between two buffers, and at most
+two buffers stay allocated between calls.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ SPARE_MIN_BYTES = 1 << 22
 # The arrays start on a cache line (malloc's large blocks start 16 bytes past a page).
 ALIGNMENT = 64
 
-_spare: list[np.ndarray] = []  # at most one uint8 buffer, owned by no live array
+MAX_SPARES = 2
+
+_spares: dict[int, np.ndarray] = {}  # size -> a uint8 buffer no live array refers to
 
 
 class _Lease:
@@ -36,8 +39,11 @@ class _Lease:
 
     def __del__(self):
         try:
-            _spare[:] = [self.memory]  # the newest one: a loop's next request has its size
-        except Exception:  # interpreter shutdown: module globals may already be gone
+            _spares.pop(self.memory.nbytes, None)
+            _spares[self.memory.nbytes] = self.memory  # the newest last
+            while len(_spares) > MAX_SPARES:
+                _spares.pop(next(iter(_spares)), None)  # the oldest
+        except Exception:  # another thread trimmed first (fewer spares, never a shared one), or shutdown
             pass
 
 
@@ -47,10 +53,7 @@ def fresh_array(shape: tuple[int, ...], dtype) -> np.ndarray:
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if nbytes < SPARE_MIN_BYTES:
         return np.empty(shape, dtype=dtype)
-    try:
-        memory = _spare.pop()  # one atomic step: two threads never take the same buffer
-    except IndexError:
-        memory = None
-    if memory is None or memory.nbytes != nbytes + ALIGNMENT:
-        memory = np.empty(nbytes + ALIGNMENT, dtype=np.uint8)  # a spare of another size is dropped (freed)
+    memory = _spares.pop(nbytes + ALIGNMENT, None)  # one atomic step: two threads never take the same buffer
+    if memory is None:
+        memory = np.empty(nbytes + ALIGNMENT, dtype=np.uint8)
     return np.asarray(_Lease(memory, tuple(shape), dtype))

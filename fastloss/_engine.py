@@ -20,6 +20,7 @@ from . import _kernels
 from ._reductions import (REDUCTIONS, Totals, canonical_reduction, check_zero_division, scalar_result,
                           scalar_result_of_totals)
 from ._arrays import _float_dtype, _to_numpy
+from ._buffers import fresh_array
 from .class_weight import class_weight_table
 
 # The thread rule (thread_count; benchmarks/threads.py measures what it rests on, on the 2-vCPU KVM VM).
@@ -469,7 +470,7 @@ def evaluate(
                                          class_weight=class_weight, float32_weights=True,
                                          count_nonzero_entries=False)
 
-    out = np.empty(n_rows, dtype=dtype) if reduction == "none" else None
+    out = fresh_array((n_rows,), dtype) if reduction == "none" else None
     block_rows = max(1, BLOCK_ELEMENTS // K)
     lo, hi = _CLIP_BOUNDS[dtype]
     kernel = getattr(_kernels, kernel_name)

@@ -9,6 +9,7 @@ import threading
 import numpy as np
 import pytest
 
+import fastloss
 from fastloss import _buffers
 from fastloss.gradients import value_and_grad
 
@@ -18,7 +19,7 @@ from test_gradients import CASES, _case, _loss_name, _weighting
 @pytest.fixture(autouse=True)
 def spare_for_every_size(monkeypatch):
     monkeypatch.setattr(_buffers, "SPARE_MIN_BYTES", 1)
-    monkeypatch.setattr(_buffers, "_spare", [])
+    monkeypatch.setattr(_buffers, "_spares", {})
 
 
 def _address(a):
@@ -101,7 +102,7 @@ def test_small_gradients_are_plain_arrays(monkeypatch):
     y, p, options = _case("huber")
     grad = value_and_grad("huber", y, p, **options)[1]
     assert grad.base is None or grad.base.base is None  # owns its memory (or is a reshape of an array that does)
-    assert _buffers._spare == []
+    assert _buffers._spares == {}
 
 
 def test_arrays_start_on_a_cache_line_and_are_ordinary_views():
@@ -133,3 +134,30 @@ def test_threads_never_share_a_live_gradient():
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_per_row_values_of_a_loss_are_reused_too():
+    y, p, options = _case("mean_squared_error", rows=6)
+    want = fastloss.mean_squared_error(y, 2 * p, reduction="none").copy()
+    first = fastloss.mean_squared_error(y, p, reduction="none")
+    address = _address(first)
+    first[...] = np.nan
+    del first
+    again = fastloss.mean_squared_error(y, 2 * p, reduction="none")
+    assert _address(again) == address
+    np.testing.assert_array_equal(again, want)
+
+
+def test_a_loop_that_holds_its_last_values_and_gradient_reuses_both():
+    y, p, options = _case("binary_crossentropy")
+    options["reduction"] = "none"
+    steps = [np.clip(p + 0.01 * step, 0.0, 1.0) for step in range(4)]
+    wants = [_fresh("binary_crossentropy", y, shifted, **options) for shifted in steps]
+    _buffers._spares.clear()
+    seen = []
+    for shifted, (want_values, want_grad) in zip(steps, wants):
+        values, grad = value_and_grad("binary_crossentropy", y, shifted, **options)
+        seen.append((_address(values), _address(grad)))
+        np.testing.assert_array_equal(values, want_values)
+        np.testing.assert_array_equal(grad, want_grad)
+    assert seen[2:] == [seen[0], seen[1]]
