@@ -1,7 +1,7 @@
 """Large outputs whose memory is handed out again once nothing refers to them.
 
-A fresh array of many megabytes costs its page faults on first write: the kernel zeroes every page the kernel's
-threads touch. On this machine a fresh 40 MB gradient (value_and_grad at 1e7 float32) cost 2-11 ms of faults on
+A fresh array of many megabytes costs its page faults on first write: the operating system zeroes each page as
+a thread first touches it. On this machine a fresh 40 MB gradient (value_and_grad at 1e7 float32) cost 2-11 ms of faults on
 two threads, where the pass itself takes 7 ms (the benchmarks' ``fastloss-out`` contestant writes into a reused
 array). ``fresh_array`` hands out arrays of 4 MiB or more as views of a ``_Lease``; when the last array that refers
 to a lease dies, its memory becomes the spare, and the next request of the same size gets it, already faulted in.
@@ -21,7 +21,7 @@ SPARE_MIN_BYTES = 1 << 22
 # The arrays start on a cache line (malloc's large blocks start 16 bytes past a page).
 ALIGNMENT = 64
 
-MAX_SPARES = 2
+MAX_SPARES = 2  # a gradient and its per-row values
 
 _spares: dict[int, np.ndarray] = {}  # size -> a uint8 buffer no live array refers to
 
@@ -48,7 +48,7 @@ class _Lease:
 
 
 def fresh_array(shape: tuple[int, ...], dtype) -> np.ndarray:
-    """np.empty(shape, dtype), from the spare buffer when it has exactly this size and is 4 MiB or more."""
+    """np.empty(shape, dtype); from 4 MiB on, the memory of a spare of exactly this size where there is one."""
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if nbytes < SPARE_MIN_BYTES:
