@@ -14,6 +14,8 @@ two buffers stay allocated between calls.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # Below this, an allocation is cheap and malloc reuses freed memory itself.
@@ -50,7 +52,7 @@ class _Lease:
 def fresh_array(shape: tuple[int, ...], dtype) -> np.ndarray:
     """np.empty(shape, dtype); from 4 MiB on, the memory of a spare of exactly this size where there is one."""
     dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize  # np.prod took ~2 µs, most of a small call's extra cost
     if nbytes < SPARE_MIN_BYTES:
         return np.empty(shape, dtype=dtype)
     memory = _spares.pop(nbytes + ALIGNMENT, None)  # one atomic step: two threads never take the same buffer
