@@ -363,15 +363,15 @@ FL_INLINE int fl_bce_logits_product_row(ptrdiff_t K, size_t input_size)
     return (input_size == sizeof(double)) & (K > 1) & (K <= FL_BCE_LOGITS_PRODUCT_MAX_K);
 }
 
-/* One hard-target element: P *= q (the clipped probability of the true class) and D, which is 1 - P kept apart,
- * += d·(1 - D) with d = 1 - q: p itself for y = 0 (exact), 1 - p for y = 1 (exact where it matters: for p < 1/2,
- * D > 1/2 and only P is used). */
-#define FL_BCE_HARD_STEP(Y, PV, LO, HI, P, D)                                                                 \
+/* One hard-target element: P *= q (the clipped probability of the true class) and, where COMPLEMENT, D, which is
+ * 1 - P kept apart, += d·(1 - D) with d = 1 - q: p itself for y = 0 (exact), 1 - p for y = 1 (exact where it
+ * matters: for p < 1/2, D > 1/2 and only P is used). */
+#define FL_BCE_HARD_STEP(Y, PV, LO, HI, P, D, COMPLEMENT)                                                     \
     do {                                                                                                      \
         const double fl_pc_ = fl_clip((double)(PV), LO, HI);                                                  \
         const int fl_pos_ = (double)(Y) != 0.0;                                                               \
         (P) *= fl_pos_ ? fl_pc_ : 1.0 - fl_pc_;                                                               \
-        (D) += (fl_pos_ ? 1.0 - fl_pc_ : fl_pc_) * (1.0 - (D));                                               \
+        if (COMPLEMENT) (D) += (fl_pos_ ? 1.0 - fl_pc_ : fl_pc_) * (1.0 - (D));                               \
     } while (0)
 
 /* -log P for P = 1 - D: from P where P <= 1/2 (|log P| >= ln 2, so P's relative error is the result's); from D
@@ -381,6 +381,16 @@ FL_INLINE double fl_neg_log_of_product(double P, double D)
     const double u = 1.0 - D;
     const int near_one = P > 0.5;
     return -fl__log_plus(near_one ? u : P, near_one ? (-D - (u - 1.0)) / u : 0.0);
+}
+
+/* Which hard-target BCE products carry their complements (rows, and pixels below): float64 ones, whose results keep
+ * ~1e-15 with it. float32 results need ~1e-6, and a product of factors near 1 (at most 1 - 2^-23 after the clip) keeps
+ * ~1e-9 of its -log without it: the complement's three operations a factor are ~25% of a float32 loop. */
+#define FL_PRODUCT_COMPLEMENT_f32 0
+#define FL_PRODUCT_COMPLEMENT_f64 1
+FL_INLINE double fl_neg_log_of_product_or(int complement, double P, double D)
+{
+    return complement ? fl_neg_log_of_product(P, D) : -fl_log_normal(P);
 }
 
 /* A BCE-from-logits row: Q, which is Π (1 + e) - 1, takes one more softplus tail e as Q + e·(1 + Q); the row's
@@ -398,6 +408,7 @@ FL_INLINE double fl_bce_logits_row_value(double linear_sum, double Q, ptrdiff_t 
                                                    int* bad)                                                  \
     {                                                                                                         \
         int hard = fl_bce_hard_product_row(K, prm->lo) & (prm->keep == 1.0) & (prm->offset == 0.0);           \
+        const int complement = FL_PRODUCT_COMPLEMENT_##TS;                                                    \
         double acc = 0.0, P = 1.0, D = 0.0;                                                                   \
         for (ptrdiff_t k = 0; k < K; k++) {                                                                   \
             const double pk = p[k], yk = y[k];                                                                \
@@ -405,8 +416,9 @@ FL_INLINE double fl_bce_logits_row_value(double linear_sum, double Q, ptrdiff_t 
             hard &= !fl_target_is_soft(yk);                                                                   \
         }                                                                                                     \
         if (hard) {                                                                                           \
-            for (ptrdiff_t k = 0; k < K; k++) FL_BCE_HARD_STEP(y[k], p[k], prm->lo, prm->hi, P, D);           \
-            return fl_neg_log_of_product(P, D) / (double)K;                                                   \
+            for (ptrdiff_t k = 0; k < K; k++)                                                                 \
+                FL_BCE_HARD_STEP(y[k], p[k], prm->lo, prm->hi, P, D, complement);                             \
+            return fl_neg_log_of_product_or(complement, P, D) / (double)K;                                    \
         }                                                                                                     \
         for (ptrdiff_t k = 0; k < K; k++) acc += fl_bce_probabilities_element_##TS(y[k], p[k], prm);          \
         return acc / (double)K;                                                                               \
@@ -1030,7 +1042,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         const double pk = p[I], yk = y[I];                                                                    \
         bad |= fl_outside_unit_interval(pk);                                                                  \
         soft |= fl_target_is_soft(yk);                                                                        \
-        FL_BCE_HARD_STEP(yk, pk, lo, hi, P, D);                                                               \
+        FL_BCE_HARD_STEP(yk, pk, lo, hi, P, D, complement);                                                   \
     } while (0)
 
 #define FL_BCE_HARD_PRODUCT_ROWS(KC)                                                                          \
@@ -1038,7 +1050,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
     for (ptrdiff_t r = 0; r < nr; r++) {                                                                      \
         double P = 1.0, D = 0.0;                                                                              \
         for (ptrdiff_t k = 0; k < (KC); k++) FL_BCE_HARD_CHECKED_STEP(r * (KC) + k, P, D);                    \
-        rows[r] = fl_neg_log_of_product(P, D) / (double)(KC);                                                 \
+        rows[r] = fl_neg_log_of_product_or(complement, P, D) / (double)(KC);                                  \
     }
 
 #define FL_BCE_HARD_PRODUCT_COLUMNS()                                                                         \
@@ -1051,7 +1063,8 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
             for (ptrdiff_t r = 0; r < nr; r++) FL_BCE_HARD_CHECKED_STEP(r * K + k, P[r], D[r]);               \
         }                                                                                                     \
         _Pragma("omp simd")                                                                                   \
-        for (ptrdiff_t r = 0; r < nr; r++) rows[r] = fl_neg_log_of_product(P[r], D[r]) / (double)K;           \
+        for (ptrdiff_t r = 0; r < nr; r++)                                                                    \
+            rows[r] = fl_neg_log_of_product_or(complement, P[r], D[r]) / (double)K;                           \
     } while (0)
 
 #define FL_BCE_PROBABILITIES_ROWS(ISA, ATTR, T, TS)                                                           \
@@ -1063,6 +1076,7 @@ FL_INLINE void fl_spread_rows(const double* restrict rows, ptrdiff_t nr, ptrdiff
         const double lo = prm->lo, hi = prm->hi;                                                              \
         const ptrdiff_t n = nr * K;                                                                           \
         const int smoothing = (prm->keep != 1.0) | (prm->offset != 0.0);                                      \
+        const int complement = FL_PRODUCT_COMPLEMENT_##TS;                                                    \
         if (fl_bce_hard_product_row(K, lo) & !smoothing) {                                                    \
             int bad = 0, soft = 0;                                                                            \
             FL_FOR_ROW_LENGTH(K, FL_BCE_HARD_PRODUCT_ROWS, FL_BCE_HARD_PRODUCT_COLUMNS)                       \
@@ -1652,23 +1666,15 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
  * its pixels (i ≡ j) of each class, FL_PIXEL_PRODUCT_FACTORS at most (factors >= 2^-31, so a product >= 2^-992 stays
  * a normal double: lo and 1 - hi bound them, and scikit-learn's float64 eps takes the element loop), then adds
  * -log of each product to its class's lane sum: one double log per 32 pixels and class instead of a log a pixel.
- * float64 pixels carry each product's complement, as FL_BCE_HARD_STEP does, so that a product near 1 keeps its
- * digits (~1e-15 relative); float32 pixels, whose results need ~1e-6, go without it (32 factors near 1 keep ~1e-10),
- * which takes ~25% off their loop. The class weights' sum and count follow from the class counts. These are not the
+ * float64 pixels carry each product's complement (FL_PRODUCT_COMPLEMENT_f64), float32 pixels go without it (32
+ * factors near 1 keep ~1e-10). The class weights' sum and count follow from the class counts. These are not the
  * element loop's bits but its value to ~1e-10 or better; a chunk takes this loop whole or refuses whole, so the bits
  * still depend on the blocks alone. One thread, 32×512×512 with class weights: float32 4.9 -> 2.1-2.3 ms, float64
  * 7.4 -> 3.8-3.9 ms; two threads 2.6 -> 1.2 ms and 3.9 -> 2.6-2.8 ms. */
 #define FL_PIXEL_PRODUCT_FACTORS 32
-#define FL_PIXEL_COMPLEMENT_f32 0
-#define FL_PIXEL_COMPLEMENT_f64 1
 FL_INLINE int fl_pixel_products(double lo, double hi)
 {
     return (lo >= 0x1p-31) & (1.0 - hi >= 0x1p-31);
-}
-
-FL_INLINE double fl_neg_log_of_pixel_product(int complement, double P, double D)
-{
-    return complement ? fl_neg_log_of_product(P, D) : -fl_log_normal(P);
 }
 
 /* Pixel I into lane J: q, the clipped probability of its class, joins its class's product and 1 the other's, as
@@ -1691,7 +1697,7 @@ FL_INLINE double fl_neg_log_of_pixel_product(int complement, double P, double D)
 
 #define FL_PIXEL_PRODUCT_TOTALS(TS)                                                                           \
     do {                                                                                                      \
-        const int complement = FL_PIXEL_COMPLEMENT_##TS;                                                      \
+        const int complement = FL_PRODUCT_COMPLEMENT_##TS;                                                    \
         const ptrdiff_t group = FL_REDUCE_LANES * FL_PIXEL_PRODUCT_FACTORS;                                   \
         const double cw0 = cw == NULL ? 1.0 : n_cw > 0 ? cw[0] : (double)NAN;                                 \
         const double cw1 = cw == NULL ? 1.0 : n_cw > 1 ? cw[1] : (double)NAN;                                 \
@@ -1711,8 +1717,8 @@ FL_INLINE double fl_neg_log_of_pixel_product(int complement, double P, double D)
             for (int j = 0; r + j < end; j++) FL_PIXEL_PRODUCT_STEP(r + j, j);                                \
             _Pragma("omp simd")                                                                               \
             for (int j = 0; j < FL_REDUCE_LANES; j++) {                                                       \
-                L0[j] += fl_neg_log_of_pixel_product(complement, P0[j], D0[j]);                               \
-                L1[j] += fl_neg_log_of_pixel_product(complement, P1[j], D1[j]);                               \
+                L0[j] += fl_neg_log_of_product_or(complement, P0[j], D0[j]);                                  \
+                L1[j] += fl_neg_log_of_product_or(complement, P1[j], D1[j]);                                  \
             }                                                                                                 \
         }                                                                                                     \
         const double n1 = fl_reduce_lane_sum(N1, 0.0), n0 = (double)n - n1;                                   \
