@@ -83,6 +83,28 @@ FL_INLINE double fl_scce_probabilities_loss(double total, double p_label, double
     } while (0)
 #define FL_TRUNC_INTEGER(v) (v)
 
+/* Asks for the lines of the n bytes at `start`. */
+FL_INLINE void fl_prefetch_bytes(const void* start, ptrdiff_t n)
+{
+    for (ptrdiff_t b = 0; b < n; b += 64) FL_PREFETCH((const char*)start + b);
+}
+
+/* Asks for the next chunk's labels, sample weights and mask (rows [r0 + nr, r0 + 2·nr)). Each is read in a burst at
+ * the start of its chunk, which the hardware prefetcher follows too late; the rows of y_pred ask for theirs in the
+ * rows_* loop. */
+FL_INLINE void fl_sparse_prefetch_next(const struct fl_sparse_rows* c, ptrdiff_t r0, ptrdiff_t nr)
+{
+    const ptrdiff_t label_size = (c->label_type == FL_LABEL_I32) | (c->label_type == FL_LABEL_F32) ? 4 : 8;
+    const ptrdiff_t next = r0 + nr;
+    fl_prefetch_bytes((const char*)c->labels + next * label_size, nr * label_size);
+    if (c->sample_weight != NULL)
+        fl_prefetch_bytes(c->sample_weight + next / c->sw_inner, (nr / c->sw_inner + 1) * (ptrdiff_t)sizeof(double));
+    if (c->sample_weight_f32 != NULL)
+        fl_prefetch_bytes(c->sample_weight_f32 + next / c->sw_inner, (nr / c->sw_inner + 1) * (ptrdiff_t)sizeof(float));
+    if (c->mask != NULL)
+        fl_prefetch_bytes(c->mask + next / c->mask_inner, nr / c->mask_inner + 1);
+}
+
 /* sums: [Σ w·l, Σ w, #(w != 0), #included, E0 (with class weights)] of the chunk; out (or NULL): w·l per row. */
 #define FL_SPARSE_CHUNK(ISA, ATTR, T, TS, PART, LOSS)                                                         \
     ATTR static int fl_sparse_##PART##_##TS##_##ISA(const struct fl_sparse_rows* restrict c,                  \
@@ -96,6 +118,7 @@ FL_INLINE double fl_scce_probabilities_loss(double total, double p_label, double
         const int32_t n = (int32_t)nr, k = (int32_t)K;                                                        \
         const double lo = c->lo, hi = c->hi;                                                                  \
         double count = 0.0, entries = 0.0, problems = 0.0;                                                    \
+        fl_sparse_prefetch_next(c, r0, nr);                                                                   \
         int report = fl_rows_##PART##_##TS##_##ISA(yc, nr, K, rows);                                          \
         if (c->mask != NULL) {                                                                                \
             fl_expand_runs_included(c->mask, c->mask_inner, r0, nr, included);                            \
