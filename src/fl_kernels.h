@@ -384,8 +384,9 @@ FL_INLINE double fl_neg_log_of_product(double P, double D)
 }
 
 /* Which hard-target BCE products carry their complements (rows, and pixels below): float64 ones, whose results keep
- * ~1e-15 with it. float32 results need ~1e-6, and a product of factors near 1 (at most 1 - 2^-23 after the clip) keeps
- * ~1e-9 of its -log without it: the complement's three operations a factor are ~25% of a float32 loop. */
+ * ~1e-15 with them. float32 results need ~1e-6, and without it the -log of a product of factors near 1 (at most
+ * 1 - 2^-23 after the clip) is still good to ~1e-9: the complement's three operations a factor are ~25% of a float32
+ * loop. */
 #define FL_PRODUCT_COMPLEMENT_f32 0
 #define FL_PRODUCT_COMPLEMENT_f64 1
 FL_INLINE double fl_neg_log_of_product_or(int complement, double P, double D)
