@@ -58,12 +58,17 @@
         FL_PREFETCH_LINES(T, (Y) + (AHEAD) + I0, (P) + (AHEAD) + I0, I1 - I0);                                \
         __VA_ARGS__                                                                                           \
     }
-/* Asks for the lines of COUNT elements of type T at Y and at P. */
+/* Asks for the lines of COUNT elements of type T at Y and at P (interleaved), or of the n bytes at start. */
+#define FL_LINE_BYTES 64
 #define FL_PREFETCH_LINES(T, Y, P, COUNT)                                                                     \
-    for (ptrdiff_t fl_l_ = 0; fl_l_ < (COUNT); fl_l_ += 64 / (ptrdiff_t)sizeof(T)) {                          \
+    for (ptrdiff_t fl_l_ = 0; fl_l_ < (COUNT); fl_l_ += FL_LINE_BYTES / (ptrdiff_t)sizeof(T)) {               \
         FL_PREFETCH((Y) + fl_l_);                                                                             \
         FL_PREFETCH((P) + fl_l_);                                                                             \
     }
+FL_INLINE void fl_prefetch_bytes(const void* start, ptrdiff_t n)
+{
+    for (ptrdiff_t b = 0; b < n; b += FL_LINE_BYTES) FL_PREFETCH((const char*)start + b);
+}
 /* Lanes of a cross-element sum; their fixed count and combination order make sums ISA-independent. */
 #define FL_LANES 8
 
@@ -366,12 +371,15 @@ FL_INLINE int fl_bce_logits_product_row(ptrdiff_t K, size_t input_size)
 /* One hard-target element: P *= q (the clipped probability of the true class) and, where COMPLEMENT, D, which is
  * 1 - P kept apart, += d·(1 - D) with d = 1 - q: p itself for y = 0 (exact), 1 - p for y = 1 (exact where it
  * matters: for p < 1/2, D > 1/2 and only P is used). */
+#define FL_BCE_HARD_FACTOR(POS, PC) ((POS) ? (PC) : 1.0 - (PC))
+#define FL_BCE_HARD_COFACTOR(POS, PC) ((POS) ? 1.0 - (PC) : (PC))
+#define FL_COMPLEMENT_STEP(D, DQ) ((D) += (DQ) * (1.0 - (D)))
 #define FL_BCE_HARD_STEP(Y, PV, LO, HI, P, D, COMPLEMENT)                                                     \
     do {                                                                                                      \
         const double fl_pc_ = fl_clip((double)(PV), LO, HI);                                                  \
         const int fl_pos_ = (double)(Y) != 0.0;                                                               \
-        (P) *= fl_pos_ ? fl_pc_ : 1.0 - fl_pc_;                                                               \
-        if (COMPLEMENT) (D) += (fl_pos_ ? 1.0 - fl_pc_ : fl_pc_) * (1.0 - (D));                               \
+        (P) *= FL_BCE_HARD_FACTOR(fl_pos_, fl_pc_);                                                           \
+        if (COMPLEMENT) FL_COMPLEMENT_STEP(D, FL_BCE_HARD_COFACTOR(fl_pos_, fl_pc_));                         \
     } while (0)
 
 /* -log P for P = 1 - D: from P where P <= 1/2 (|log P| >= ln 2, so P's relative error is the result's); from D
@@ -1644,12 +1652,18 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
 #define FL_HARD_TOTALS_LOOP(ELEMENT, WEIGHT, MISSING)                                                         \
     FL_WEIGHTED_LANE_SUMS(ELEMENT, WEIGHT, fl_target_is_soft(y[i]) | fl_outside_unit_interval(p[i]) | (MISSING))
 
-/* FL_HARD_TOTALS_LOOP for each weighting. A hard target's class is the target itself (fl_round_label), 0 or 1: a
- * select, not fl_select_class_weight's chain. */
+/* The weight of class k (0 or 1) of a hard target, whose class is the target itself (fl_round_label): the table's
+ * entry, NaN where it has none (a class missing from a dict). A select, not fl_select_class_weight's chain. */
+FL_INLINE double fl_hard_class_weight(const double* cw, ptrdiff_t n_cw, int k)
+{
+    return n_cw > k ? cw[k] : (double)NAN;
+}
+
+/* FL_HARD_TOTALS_LOOP for each weighting. */
 #define FL_HARD_TOTALS_WEIGHTINGS(ELEMENT)                                                                    \
     do {                                                                                                      \
         if (cw != NULL) {                                                                                     \
-            const double cw0 = n_cw > 0 ? cw[0] : (double)NAN, cw1 = n_cw > 1 ? cw[1] : (double)NAN;          \
+            const double cw0 = fl_hard_class_weight(cw, n_cw, 0), cw1 = fl_hard_class_weight(cw, n_cw, 1);    \
             FL_HARD_TOTALS_LOOP(ELEMENT, y[i] != 0 ? cw1 : cw0, weight != weight);                            \
             *entries = (ptrdiff_t)sums[2];                                                                    \
         } else if (w_f32 != NULL) {                                                                           \
@@ -1685,13 +1699,13 @@ FL_INLINE int fl_pixel_products(double lo, double hi)
     do {                                                                                                      \
         const double pc = fl_clip((double)p[I], lo, hi);                                                      \
         const double one = y[I] != 0 ? 1.0 : 0.0, other = 1.0 - one;                                          \
-        const double q = y[I] != 0 ? pc : 1.0 - pc, d = y[I] != 0 ? 1.0 - pc : pc;                            \
+        const double q = FL_BCE_HARD_FACTOR(y[I] != 0, pc), d = FL_BCE_HARD_COFACTOR(y[I] != 0, pc);          \
         refused |= fl_target_is_soft(y[I]) | fl_outside_unit_interval(p[I]);                                  \
         P0[J] *= one > q ? one : q;                                                                           \
         P1[J] *= other > q ? other : q;                                                                       \
         if (complement) {                                                                                     \
-            D0[J] += (other * d) * (1.0 - D0[J]);                                                             \
-            D1[J] += (one * d) * (1.0 - D1[J]);                                                               \
+            FL_COMPLEMENT_STEP(D0[J], other * d);                                                             \
+            FL_COMPLEMENT_STEP(D1[J], one * d);                                                               \
         }                                                                                                     \
         N1[J] += one;                                                                                         \
     } while (0)
@@ -1700,8 +1714,8 @@ FL_INLINE int fl_pixel_products(double lo, double hi)
     do {                                                                                                      \
         const int complement = FL_PRODUCT_COMPLEMENT_##TS;                                                    \
         const ptrdiff_t group = FL_REDUCE_LANES * FL_PIXEL_PRODUCT_FACTORS;                                   \
-        const double cw0 = cw == NULL ? 1.0 : n_cw > 0 ? cw[0] : (double)NAN;                                 \
-        const double cw1 = cw == NULL ? 1.0 : n_cw > 1 ? cw[1] : (double)NAN;                                 \
+        const double cw0 = cw == NULL ? 1.0 : fl_hard_class_weight(cw, n_cw, 0);                              \
+        const double cw1 = cw == NULL ? 1.0 : fl_hard_class_weight(cw, n_cw, 1);                              \
         double L0[FL_REDUCE_LANES] = {0.0}, L1[FL_REDUCE_LANES] = {0.0}, N1[FL_REDUCE_LANES] = {0.0};         \
         double P0[FL_REDUCE_LANES], D0[FL_REDUCE_LANES], P1[FL_REDUCE_LANES], D1[FL_REDUCE_LANES];            \
         for (ptrdiff_t g = 0; g < n; g += group) {                                                            \

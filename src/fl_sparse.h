@@ -83,12 +83,6 @@ FL_INLINE double fl_scce_probabilities_loss(double total, double p_label, double
     } while (0)
 #define FL_TRUNC_INTEGER(v) (v)
 
-/* Asks for the lines of the n bytes at `start`. */
-FL_INLINE void fl_prefetch_bytes(const void* start, ptrdiff_t n)
-{
-    for (ptrdiff_t b = 0; b < n; b += 64) FL_PREFETCH((const char*)start + b);
-}
-
 /* Asks for the next chunk's labels, sample weights and mask (rows [r0 + nr, r0 + 2·nr)). Each is read in a burst at
  * the start of its chunk, which the hardware prefetcher follows too late; the rows of y_pred ask for theirs in the
  * rows_* loop. */
