@@ -1607,25 +1607,39 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
         sums[2] = fl_reduce_lane_sum(nz, nz_tail);                                                            \
     } while (0)
 
+/* FL_WEIGHTED_LANE_SUMS with every weight 1, without its weight lanes: Σ 1 and #(1 != 0) are n, exact in a double, so
+ * the same sums with two vector additions an element fewer (5% of a float64 focal pixel loop, one thread). */
+#define FL_UNWEIGHTED_LANE_SUMS(ELEMENT, REFUSE)                                                              \
+    do {                                                                                                      \
+        double s[FL_REDUCE_LANES] = {0.0}, s_tail = 0.0;                                                      \
+        ptrdiff_t r = 0;                                                                                      \
+        for (; r + FL_REDUCE_LANES <= n; r += FL_REDUCE_LANES) {                                              \
+            _Pragma("omp simd reduction(|:refused)")                                                          \
+            for (int j = 0; j < FL_REDUCE_LANES; j++) {                                                       \
+                const ptrdiff_t i = r + j;                                                                    \
+                refused |= (REFUSE);                                                                          \
+                s[j] += (ELEMENT);                                                                            \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (; r < n; r++) {                                                                                  \
+            const ptrdiff_t i = r;                                                                            \
+            refused |= (REFUSE);                                                                              \
+            s_tail += (ELEMENT);                                                                              \
+        }                                                                                                     \
+        sums[0] = fl_reduce_lane_sum(s, s_tail);                                                              \
+        sums[1] = sums[2] = (double)n;                                                                        \
+    } while (0)
+
 #define FL_REDUCE_ROWS_OF(ISA, ATTR, NAME, WT)                                                                \
     ATTR static void NAME##_##ISA(const double* restrict rows, ptrdiff_t nr, const WT* restrict w,            \
                                   double* restrict sums)                                                      \
     {                                                                                                         \
-        if (w == NULL) {                                                                                      \
-            double s[FL_REDUCE_LANES] = {0.0}, s_tail = 0.0;                                                  \
-            ptrdiff_t r = 0;                                                                                  \
-            for (; r + FL_REDUCE_LANES <= nr; r += FL_REDUCE_LANES) {                                         \
-                _Pragma("omp simd")                                                                           \
-                for (int j = 0; j < FL_REDUCE_LANES; j++) s[j] += rows[r + j];                                \
-            }                                                                                                 \
-            for (; r < nr; r++) s_tail += rows[r];                                                            \
-            sums[0] = fl_reduce_lane_sum(s, s_tail);                                                          \
-            sums[1] = sums[2] = (double)nr;                                                                   \
-            return;                                                                                           \
-        }                                                                                                     \
         const ptrdiff_t n = nr;                                                                               \
         int refused = 0;   /* nothing to refuse: rows and weights as given */                                 \
-        FL_WEIGHTED_LANE_SUMS(rows[i], (double)w[i], 0);                                                      \
+        if (w == NULL)                                                                                        \
+            FL_UNWEIGHTED_LANE_SUMS(rows[i], 0);                                                              \
+        else                                                                                                  \
+            FL_WEIGHTED_LANE_SUMS(rows[i], (double)w[i], 0);                                                  \
         (void)refused;                                                                                        \
     }
 /* fl_reduce_rows, and fl_reduce_rows_f32w for float32 per-row weights read as they are (widened exactly, so the
@@ -1649,8 +1663,10 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
  * sums[0..2] as fl_reduce_rows gives them and *entries as fl_chunk_weights counts them with class weights (else
  * 0). Returns non-zero, with sums undefined, if a target is soft, a p lies outside [0, 1] or a row has no class
  * weight: the caller then takes the chunk the general way, which decides what to do with it. */
+/* A chunk whose element i has a soft target or a p outside [0, 1] goes the general way. */
+#define FL_HARD_REFUSED (fl_target_is_soft(y[i]) | fl_outside_unit_interval(p[i]))
 #define FL_HARD_TOTALS_LOOP(ELEMENT, WEIGHT, MISSING)                                                         \
-    FL_WEIGHTED_LANE_SUMS(ELEMENT, WEIGHT, fl_target_is_soft(y[i]) | fl_outside_unit_interval(p[i]) | (MISSING))
+    FL_WEIGHTED_LANE_SUMS(ELEMENT, WEIGHT, FL_HARD_REFUSED | (MISSING))
 
 /* The weight of class k (0 or 1) of a hard target, whose class is the target itself (fl_round_label): the table's
  * entry, NaN where it has none (a class missing from a dict). A select, not fl_select_class_weight's chain. */
@@ -1671,7 +1687,7 @@ FL_INLINE double fl_hard_class_weight(const double* cw, ptrdiff_t n_cw, int k)
         } else if (w_f64 != NULL) {                                                                           \
             FL_HARD_TOTALS_LOOP(ELEMENT, w_f64[i], 0);                                                        \
         } else {                                                                                              \
-            FL_HARD_TOTALS_LOOP(ELEMENT, 1.0, 0);                                                             \
+            FL_UNWEIGHTED_LANE_SUMS(ELEMENT, FL_HARD_REFUSED);                                                \
         }                                                                                                     \
     } while (0)
 
