@@ -1,11 +1,13 @@
 """BCE and CCE rows from one or two logs per row: the product form is as exact as the element-by-element sum.
 
-fl_kernels.h sums a row's logs as the log of a product (BCE, hard targets on probabilities: -log Π q, rows of 2 to 8
-elements; float64 logits: log1p(Π (1 + e^-|z|) - 1), rows of 2 to 32 elements), carrying each product next to its complement so that a
-small row loss keeps its digits (float32 probabilities go without it: their results need ~1e-6, the product keeps ~1e-9). CCE on probabilities with targets of 0 and 1 (label smoothing or not), rows of up to
-32 classes, takes -(keep·log Π_{y=1} q + offset·log Π q). These tests compare rows with 40-digit references across
-the regimes where a product could lose digits (confident rows whose loss is ~1e-15, wrong rows at the clip bound,
-long rows, logits whose tails underflow), and check that a row's bits do not depend on the rows next to it.
+fl_kernels.h sums a row's logs as the log of a product: BCE with hard targets on probabilities, -log Π q (rows of 2
+to 8 elements); BCE on float64 logits, log1p(Π (1 + e^-|z|) - 1) (rows of 2 to 32 elements), and unweighted rows
+from logits of any length and either dtype over 32 consecutive elements. Each product is carried next to its
+complement so that a small row loss keeps its digits (float32 probabilities go without it: their results need ~1e-6,
+the product keeps ~1e-9). CCE on probabilities with targets of 0 and 1 (label smoothing or not), rows of up to 32
+classes, takes -(keep·log Π_{y=1} q + offset·log Π q). These tests compare rows with 40-digit references across the
+regimes where a product could lose digits (confident rows whose loss is ~1e-15, wrong rows at the clip bound, long
+rows, logits whose tails underflow), and check that a row's bits do not depend on the rows next to it.
 """
 
 from __future__ import annotations
@@ -97,6 +99,60 @@ def test_float64_logit_rows_match_an_exact_reference(K, targets):
     y[confident] = (z[confident] > 0).astype(float)
     got = fastloss.binary_crossentropy(y, z, from_logits=True, reduction="none")
     np.testing.assert_allclose(got, exact_bce_logit_rows(y, z), rtol=ROW_RTOL, atol=0)
+
+
+# Unweighted rows from logits (every row included) take their total from per-lane products over consecutive elements,
+# wherever the rows end (fl_kernels.h's FL_BCE_LOGITS_TOTALS): 32 factors a product, groups of 1024 elements, chunks
+# of 2048 and blocks of 16384, each with a tail here. float32 takes its exps on float lanes (< 1.2e-7 each).
+TOTAL_SHAPES = [(5001,), (5001, 1), (1301, 3), (2501, 8), (397, 33)]
+TOTAL_RTOL = {np.float32: 2.0**-22, np.float64: 1e-13}
+
+
+def logit_regimes(shape, targets, rng, dtype=np.float64):
+    sign = rng.choice([-1.0, 1.0], size=shape)
+    if targets == "confident":   # every element right by 20-35 logits: linear parts 0, the total ~1e-9·n from tails
+        z = sign * rng.uniform(20.0, 35.0, size=shape)
+        return (z > 0).astype(dtype), z.astype(dtype)
+    z = sign * 10.0 ** rng.uniform(-8.0, 2.85, size=shape)             # |z| up to ~700: tails down to 1e-304
+    y = rng.integers(0, 2, size=shape).astype(float) if targets == "hard" else rng.random(shape)
+    confident = rng.random(shape) < 0.3                                 # elements whose loss is tiny
+    y[confident] = (z[confident] > 0).astype(float)
+    return y.astype(dtype), z.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("targets", ["hard", "soft", "confident"])
+@pytest.mark.parametrize("shape", TOTAL_SHAPES, ids=str)
+def test_unweighted_logit_totals_match_an_exact_reference(shape, targets, smoothing, dtype):
+    rng = np.random.default_rng(len(shape) * 1000 + shape[-1])
+    y, z = logit_regimes(shape, targets, rng, dtype)
+    rows_y, rows_z = y.reshape(len(y), -1).astype(float), z.reshape(len(z), -1).astype(float)
+    exact_rows = exact_bce_logit_rows(rows_y * (1.0 - smoothing) + smoothing / 2, rows_z)
+    for reduction, divisor in (("sum", 1), ("sum_over_batch_size", len(exact_rows))):
+        got = fastloss.binary_crossentropy(y, z, from_logits=True, label_smoothing=smoothing, reduction=reduction)
+        assert got == pytest.approx(math.fsum(exact_rows) / divisor, rel=TOTAL_RTOL[dtype], abs=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unweighted_logit_totals_depend_on_neither_threads_nor_isa_level(dtype, each_isa_level):
+    rng = np.random.default_rng(12)
+    y, z = logit_regimes((6001, 8), "soft", rng, dtype)    # 48008 elements: three blocks and a tail
+    results = set()
+    for level in each_isa_level():
+        for n_threads in (1, 2, 3):
+            results.add(fastloss.binary_crossentropy(y, z, from_logits=True, n_threads=n_threads))
+    assert len(results) == 1
+    want = oracle.binary_crossentropy(y, z, from_logits=True)
+    assert results.pop() == pytest.approx(want, rel=TOTAL_RTOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("where", [0, 1023, 2047, 5000])
+def test_a_nan_logit_reaches_the_unweighted_total(where, dtype):
+    y, z = logit_regimes((5001,), "hard", np.random.default_rng(3), dtype)
+    z[where] = np.nan
+    assert math.isnan(fastloss.binary_crossentropy(y, z, from_logits=True))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
