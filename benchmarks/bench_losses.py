@@ -20,10 +20,7 @@ skipped on its own, the others still run):
 - ``exp-floor`` (the workloads from logits, whose losses need an exp per element): ``fastloss._kernels.exp_sum``,
   Σ exp(-|z|) over the workload's logits with fastloss's own exp (float lanes for float32) on the default thread
   count: what those exps cost with no other loss math. No loss with this exp can take less time, so best peer /
-  exp floor bounds its speed-up;
-- ``softplus-floor`` (float32 BCE from logits, whose elements each take a float-lane log1p after their exp; float64
-  rows take one log per row instead): ``fastloss._kernels.softplus_sum``, Σ log1p(exp(-|z|)) over the logits with
-  fastloss's own float-lane exp and log1p, what that loss costs with nothing but its transcendental math.
+  exp floor bounds its speed-up.
 
 Sizes: sized workloads have ``n`` elements of ``y_pred`` (1e3, 1e5, and 1e7 with ``FASTLOSS_BENCH_LARGE=1``);
 sparse categorical crossentropy and segmentation run on fixed shapes. Inputs are built once per case, outside the
@@ -283,15 +280,11 @@ WORKLOADS: dict[str, tuple[Callable, list]] = {
 
 # The oracle runs first in each case: its value is the reference the others are checked against.
 CONTESTANTS = ["oracle", "fastloss-1thread", "fastloss-default", "torch", "jax", "numba", "sklearn", "roofline",
-               "exp-floor", "softplus-floor"]
+               "exp-floor"]
 # The floors: contestant -> (the _kernels probe over the workload's logits, the workloads it applies to, why not).
 FLOORS = {
     "exp-floor": ("exp_sum", lambda case: case.kwargs.get("from_logits", False),
                   "only the workloads from logits need an exp per element"),
-    "softplus-floor": ("softplus_sum",
-                       lambda case: (case.loss == "binary_crossentropy" and case.kwargs.get("from_logits", False)
-                                     and case.dtype == "float32"),
-                       "only float32 BCE from logits takes a log1p per element"),
 }
 
 

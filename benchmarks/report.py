@@ -16,8 +16,8 @@ Table columns (medians, milliseconds): fastloss with the default thread count an
 jax, numba, sklearn); speed-up = best peer / fastloss default; % of roofline = time of a streaming read of the
 same bytes / fastloss default; scaling = fastloss 1 thread / fastloss default; floor bound = best peer / the slowest
 floor measured, with its name: the streaming read of the same bytes (read), and for the workloads from logits the
-time of fastloss's exps alone over the same logits (exp) or, for float32 BCE from logits, its exps and log1ps
-(softplus). No loss that reads its inputs once, or is built on that math, reaches a larger speed-up. Not given
+time of fastloss's exps alone over the same logits (exp). No loss that reads its inputs once, or is built on that
+math, reaches a larger speed-up. Not given
 below 1e5 elements, nor for a floor that fastloss itself beats (see slowest_floor).
 """
 
@@ -142,9 +142,8 @@ def fmt_floor(row: dict) -> str:
 
 
 # What every loss of a workload must at least spend, each timed alone in the same run: reading its bytes once
-# (roofline), and for the workloads from logits the exps (exp-floor) or, for float32 BCE from logits, the exps and
-# log1ps (softplus-floor) of fastloss's kernel. Short names for the table.
-FLOORS = {"roofline": "read", "exp-floor": "exp", "softplus-floor": "softplus"}
+# (roofline), and for the workloads from logits the exps (exp-floor) of fastloss's kernel. Short names for the table.
+FLOORS = {"roofline": "read", "exp-floor": "exp"}
 # Below this, a probe's own fixed cost (its call and its two-thread team, ~1 µs) is most of its time, and fastloss's
 # one-thread path there pays no team: the probe measures no floor of the loss.
 FLOOR_MIN_N = 100_000
@@ -243,10 +242,9 @@ def write_markdown(rows: list[dict], data: dict, path: Path) -> None:
         "best peer / fastloss default. *Roofline* = time to stream-read the same bytes / fastloss default. "
         "*Scaling* = fastloss 1 thread / fastloss default. *Floor bound* = best peer / the slowest floor measured "
         "in the same run, named: *read*, the stream read of the same bytes (`roofline`); for the workloads from "
-        "logits *exp*, fastloss's exps alone over the same logits (`exp-floor`), or for float32 BCE from logits "
-        "*softplus*, its exps and log1ps (`softplus-floor`). The largest speed-up any loss that reads its inputs "
-        "once, or is built on that math, could reach. Not given below 1e5 elements (a probe's call and thread "
-        "team are most of its time there) nor for a floor that fastloss itself beats (a disturbed read).",
+        "logits *exp*, fastloss's exps alone over the same logits (`exp-floor`). The largest speed-up any loss that "
+        "reads its inputs once, or is built on that math, could reach. Not given below 1e5 elements (a probe's call "
+        "and thread team are most of its time there) nor for a floor that fastloss itself beats (a disturbed read).",
         "",
         "| workload | dtype | size | fastloss (ms) | fastloss 1 thread | best peer | speed-up | roofline | scaling "
         "| floor bound |",
@@ -261,7 +259,7 @@ def write_markdown(rows: list[dict], data: dict, path: Path) -> None:
     lines += ["", "## Every contestant (median ms)", ""]
     # fastloss-out: value_and_grad writing its gradient into a reused out= array (gradient workloads only).
     cols = ["fastloss-default", "fastloss-1thread", "fastloss-out", "oracle", "torch", "jax", "numba", "sklearn",
-            "roofline", "exp-floor", "softplus-floor"]
+            "roofline", "exp-floor"]
     lines.append("| workload | dtype | size | MB read | " + " | ".join(cols) + " |")
     lines.append("|---|---|---|--:|" + "--:|" * len(cols))
     for r in rows:

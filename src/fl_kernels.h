@@ -159,8 +159,6 @@ typedef struct {
     double (*stream_sum_f64)(const double*, ptrdiff_t);
     double (*exp_sum_f32)(const float*, ptrdiff_t);  /* the benchmarks' exp floor */
     double (*exp_sum_f64)(const double*, ptrdiff_t);
-    double (*softplus_sum_f32)(const float*, ptrdiff_t);  /* the benchmarks' softplus floor */
-    double (*softplus_sum_f64)(const double*, ptrdiff_t);
     fl_chunk_weights_f32_fn chunk_weights_f32;
     fl_chunk_weights_f64_fn chunk_weights_f64;
     ptrdiff_t (*count_nonzero_f32)(const float*, ptrdiff_t);  /* Keras 2.2's E0 */
@@ -1857,9 +1855,7 @@ FL_INLINE double fl_focal_balanced(int balancing, double balance, double focal)
  * or add limits them. fl_stream_sum: TERM the value itself, what reading the bytes costs (_kernels.stream_sum, the
  * roofline). fl_exp_sum: exp(-|x|) with the exp of the losses' inputs of type T (float lanes for float32, as the
  * log-sum-exp terms and softplus tails take it), what the exps of an exp-bound loss cost with nothing else
- * (_kernels.exp_sum, the exp floor). fl_softplus_sum: log1p(exp(-|x|)), the softplus tail of BCE from logits as its
- * element loops take it (float lanes for float32; float64 rows of up to 32 take the product form instead), what a
- * float32 BCE from logits costs with nothing but its exps and log1ps (_kernels.softplus_sum, the softplus floor). */
+ * (_kernels.exp_sum, the exp floor). */
 #define FL_PROBE_SUM(ISA, ATTR, T, NAME, TERM)                                                                \
     ATTR static double NAME##_##ISA(const T* restrict x, ptrdiff_t n)                                         \
     {                                                                                                         \
@@ -1872,12 +1868,9 @@ FL_INLINE double fl_focal_balanced(int balancing, double balance, double focal)
         return total;                                                                                         \
     }
 #define FL_VALUE(V) (V)
-#define FL_SOFTPLUS_OF_NEG_ABS_f32(V) fl_softplus_neg_absf(V)
-#define FL_SOFTPLUS_OF_NEG_ABS_f64(V) fl_softplus_neg_abs(V)
 #define FL_PROBE_SUMS(ISA, ATTR, T, TS)                                                                       \
     FL_PROBE_SUM(ISA, ATTR, T, fl_stream_sum_##TS, FL_VALUE)                                                  \
-    FL_PROBE_SUM(ISA, ATTR, T, fl_exp_sum_##TS, FL_EXP_OF_NEG_ABS_##TS)                                       \
-    FL_PROBE_SUM(ISA, ATTR, T, fl_softplus_sum_##TS, FL_SOFTPLUS_OF_NEG_ABS_##TS)
+    FL_PROBE_SUM(ISA, ATTR, T, fl_exp_sum_##TS, FL_EXP_OF_NEG_ABS_##TS)
 
 #include "fl_weights.h"
 #include "fl_overlap.h"
@@ -1954,8 +1947,6 @@ FL_INLINE double fl_focal_balanced(int balancing, double balance, double focal)
         .stream_sum_f64 = fl_stream_sum_f64_##ISA,                                                            \
         .exp_sum_f32 = fl_exp_sum_f32_##ISA,                                                                  \
         .exp_sum_f64 = fl_exp_sum_f64_##ISA,                                                                  \
-        .softplus_sum_f32 = fl_softplus_sum_f32_##ISA,                                                        \
-        .softplus_sum_f64 = fl_softplus_sum_f64_##ISA,                                                        \
         .chunk_weights_f32 = fl_chunk_weights_f32_##ISA,                                                      \
         .chunk_weights_f64 = fl_chunk_weights_f64_##ISA,                                                      \
         .count_nonzero_f32 = fl_count_nonzero_f32_##ISA,                                                      \
