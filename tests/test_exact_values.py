@@ -275,9 +275,11 @@ def test_class_weight_totals_by_hand():
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_float64_softplus_tails_down_to_the_subnormals(sign, each_isa_level):
-    # A confident BCE-from-logits element is its softplus tail log1p(e^-|z|) = e^-|z| to double precision. Past
-    # |z| = 693 the exp scales by 2^(k + 128)·2^-128, past 708 its result is subnormal (accurate to 2^-1074).
-    z = np.linspace(680.0, 746.0, 4001)
+    # A confident BCE-from-logits element is its softplus tail log1p(e^-|z|) = e^-|z| to double precision (from
+    # |z| = 37 on, e^-|z| < 2^-53): the exp itself, over every binade of its normal results (its polynomial, < 1.06
+    # ulp). Past |z| = 693 the exp scales by 2^(k + 128)·2^-128, past 708 its result is subnormal (accurate to
+    # 2^-1074).
+    z = np.concatenate([np.linspace(37.0, 680.0, 40001), np.linspace(680.0, 746.0, 4001)])
     y = np.full_like(z, 1.0 if sign > 0 else 0.0)
     want = np.array([math.exp(-v) for v in z])
     for level in each_isa_level():
