@@ -1590,8 +1590,10 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
 
 /* sums[0] = Σ W·ELEMENT, sums[1] = Σ W, sums[2] = #(W != 0) over i in [0, n) (expressions of i), lane j of
  * FL_REDUCE_LANES adding the i ≡ j in order and the tail apart; `refused` |= REFUSE for every i. The one order of
- * additions of fl_reduce_rows and of the loops that fuse their element into it (FL_HARD_TOTALS), hence their bits. */
-#define FL_WEIGHTED_LANE_SUMS(ELEMENT, WEIGHT, REFUSE)                                                        \
+ * additions of fl_reduce_rows and of the loops that fuse their element into it (FL_HARD_TOTALS), hence their bits.
+ * WEIGHTED 0 (a constant): every weight is 1, and the weight lanes go, since Σ 1 and #(1 != 0) are n, exact in a
+ * double: the same sums with two vector additions an element fewer (5% of a float64 focal pixel loop, one thread). */
+#define FL_LANE_SUMS(ELEMENT, WEIGHT, REFUSE, WEIGHTED)                                                       \
     do {                                                                                                      \
         double s[FL_REDUCE_LANES] = {0.0}, ws[FL_REDUCE_LANES] = {0.0}, nz[FL_REDUCE_LANES] = {0.0};          \
         double s_tail = 0.0, w_tail = 0.0, nz_tail = 0.0;                                                     \
@@ -1603,8 +1605,10 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
                 const double weight = (WEIGHT);                                                               \
                 refused |= (REFUSE);                                                                          \
                 s[j] += weight * (ELEMENT);                                                                   \
-                ws[j] += weight;                                                                              \
-                nz[j] += (weight != 0.0) ? 1.0 : 0.0;                                                         \
+                if (WEIGHTED) {                                                                               \
+                    ws[j] += weight;                                                                          \
+                    nz[j] += (weight != 0.0) ? 1.0 : 0.0;                                                     \
+                }                                                                                             \
             }                                                                                                 \
         }                                                                                                     \
         for (; r < n; r++) {                                                                                  \
@@ -1612,36 +1616,17 @@ FL_INLINE double fl_reduce_lane_sum(const double* acc, double tail)
             const double weight = (WEIGHT);                                                                   \
             refused |= (REFUSE);                                                                              \
             s_tail += weight * (ELEMENT);                                                                     \
-            w_tail += weight;                                                                                 \
-            nz_tail += (weight != 0.0) ? 1.0 : 0.0;                                                           \
-        }                                                                                                     \
-        sums[0] = fl_reduce_lane_sum(s, s_tail);                                                              \
-        sums[1] = fl_reduce_lane_sum(ws, w_tail);                                                             \
-        sums[2] = fl_reduce_lane_sum(nz, nz_tail);                                                            \
-    } while (0)
-
-/* FL_WEIGHTED_LANE_SUMS with every weight 1, without its weight lanes: Σ 1 and #(1 != 0) are n, exact in a double, so
- * the same sums with two vector additions an element fewer (5% of a float64 focal pixel loop, one thread). */
-#define FL_UNWEIGHTED_LANE_SUMS(ELEMENT, REFUSE)                                                              \
-    do {                                                                                                      \
-        double s[FL_REDUCE_LANES] = {0.0}, s_tail = 0.0;                                                      \
-        ptrdiff_t r = 0;                                                                                      \
-        for (; r + FL_REDUCE_LANES <= n; r += FL_REDUCE_LANES) {                                              \
-            _Pragma("omp simd reduction(|:refused)")                                                          \
-            for (int j = 0; j < FL_REDUCE_LANES; j++) {                                                       \
-                const ptrdiff_t i = r + j;                                                                    \
-                refused |= (REFUSE);                                                                          \
-                s[j] += (ELEMENT);                                                                            \
+            if (WEIGHTED) {                                                                                   \
+                w_tail += weight;                                                                             \
+                nz_tail += (weight != 0.0) ? 1.0 : 0.0;                                                       \
             }                                                                                                 \
         }                                                                                                     \
-        for (; r < n; r++) {                                                                                  \
-            const ptrdiff_t i = r;                                                                            \
-            refused |= (REFUSE);                                                                              \
-            s_tail += (ELEMENT);                                                                              \
-        }                                                                                                     \
         sums[0] = fl_reduce_lane_sum(s, s_tail);                                                              \
-        sums[1] = sums[2] = (double)n;                                                                        \
+        sums[1] = (WEIGHTED) ? fl_reduce_lane_sum(ws, w_tail) : (double)n;                                    \
+        sums[2] = (WEIGHTED) ? fl_reduce_lane_sum(nz, nz_tail) : (double)n;                                   \
     } while (0)
+#define FL_WEIGHTED_LANE_SUMS(ELEMENT, WEIGHT, REFUSE) FL_LANE_SUMS(ELEMENT, WEIGHT, REFUSE, 1)
+#define FL_UNWEIGHTED_LANE_SUMS(ELEMENT, REFUSE) FL_LANE_SUMS(ELEMENT, 1.0, REFUSE, 0)
 
 #define FL_REDUCE_ROWS_OF(ISA, ATTR, NAME, WT)                                                                \
     ATTR static void NAME##_##ISA(const double* restrict rows, ptrdiff_t nr, const WT* restrict w,            \
